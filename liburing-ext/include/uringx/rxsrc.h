@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uringx/rxsrc.h - one receive-buffer source over zcrx or a provided-buffer
+ * ring, with the same consumer calls.
+ *
+ * URINGX_RXSRC_AUTO takes the best mechanism available: zcrx on the given
+ * NIC queue, else a provided-buffer ring (incremental, bundles when the kernel
+ * has them). Why zcrx was not taken is recorded (uringx_rxsrc_reason()).
+ * NODEV copy mode is used only when forced: it copies, like the buffer ring.
+ */
+#ifndef URINGX_RXSRC_H
+#define URINGX_RXSRC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <liburing.h>
+#include <uringx/error.h>
+#include <uringx/pbufring.h>
+#include <uringx/rxview.h>
+#include <uringx/zcrx.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct uringx_rxsrc;
+
+enum uringx_rxsrc_mode {
+	URINGX_RXSRC_AUTO = 0,
+	URINGX_RXSRC_ZCRX,	/* zcrx or fail */
+	URINGX_RXSRC_PBUF,	/* provided-buffer ring */
+};
+
+enum uringx_rxsrc_kind {
+	URINGX_RX_PBUF = 1,
+	URINGX_RX_ZCRX,
+};
+
+struct uringx_rxsrc_params {
+	enum uringx_rxsrc_mode mode;
+	struct uringx_zcrx_params zcrx;		/* ifname NULL + mode ZCRX: NODEV */
+	struct uringx_pbufring_params pbuf;
+};
+
+/*
+ * uringx_rxsrc_create - choose and set up the source. In AUTO mode a zcrx
+ * failure is not an error: the buffer ring is used and the reason kept.
+ * Errors: those of uringx_zcrx_create() (mode ZCRX) or
+ * uringx_pbufring_create(); @reason gets the cause.
+ */
+int uringx_rxsrc_create(struct io_uring *ring, const struct uringx_rxsrc_params *params,
+			struct uringx_rxsrc **out, enum uringx_reason *reason);
+void uringx_rxsrc_destroy(struct uringx_rxsrc *src);
+
+enum uringx_rxsrc_kind uringx_rxsrc_kind(const struct uringx_rxsrc *src);
+/* uringx_rxsrc_kind_name - "zcrx", "zcrx-nodev" or "pbuf-ring". */
+const char *uringx_rxsrc_kind_name(const struct uringx_rxsrc *src);
+/* Why zcrx is not the source (URINGX_REASON_NONE when it is). */
+enum uringx_reason uringx_rxsrc_reason(const struct uringx_rxsrc *src);
+int uringx_rxsrc_zcrx_err(const struct uringx_rxsrc *src);
+
+/* uringx_rxsrc_prep_recv - arm a multishot receive on @fd from this source. */
+void uringx_rxsrc_prep_recv(const struct uringx_rxsrc *src, struct io_uring_sqe *sqe, int fd);
+
+/* Size of the views array for uringx_rxsrc_decode(). */
+uint32_t uringx_rxsrc_max_views(const struct uringx_rxsrc *src);
+
+/*
+ * uringx_rxsrc_decode - decode one receive CQE (see the sources' decode).
+ * Returns 0, -ENOSPC (array too small, nothing consumed), -EPROTO.
+ */
+int uringx_rxsrc_decode(struct uringx_rxsrc *src, const struct io_uring_cqe *cqe,
+			struct uringx_rx_view *views, uint32_t max_views,
+			struct uringx_rx_event *ev);
+
+/* uringx_rxsrc_release - give a view back: -EINVAL, -EALREADY as the sources. */
+int uringx_rxsrc_release(struct uringx_rxsrc *src, uint64_t token);
+
+/* uringx_rxsrc_flush - publish batched returns (zcrx); no-op for buffer rings. */
+int uringx_rxsrc_flush(struct uringx_rxsrc *src);
+
+/* uringx_rxsrc_outstanding - views not yet released. */
+uint32_t uringx_rxsrc_outstanding(const struct uringx_rxsrc *src);
+
+struct uringx_pbufring *uringx_rxsrc_pbufring(struct uringx_rxsrc *src);	/* or NULL */
+struct uringx_zcrx *uringx_rxsrc_zcrx(struct uringx_rxsrc *src);		/* or NULL */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uringx/zcrx.h - io_uring zero-copy receive (zcrx).
+ *
+ * An area of user memory is registered with the kernel, bound to a NIC rx
+ * queue; the NIC DMAs payload into it and IORING_OP_RECV_ZC completions (big
+ * CQEs) point into the area. The application returns buffers through the
+ * refill ring, in batches. On kernels with ZCRX_REG_NODEV the same interface
+ * runs without a NIC, copying (useful for tests and for hosts whose NICs lack
+ * header/data split).
+ *
+ * The ring must be created with IORING_SETUP_DEFER_TASKRUN |
+ * IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_CQE32, and registration needs
+ * CAP_NET_ADMIN.
+ */
+#ifndef URINGX_ZCRX_H
+#define URINGX_ZCRX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <liburing.h>
+#include <uringx/error.h>
+#include <uringx/rxview.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct uringx_zcrx;
+
+enum uringx_zcrx_mem {
+	URINGX_ZCRX_MEM_AUTO = 0,	/* huge pages if reserved, else normal pages */
+	URINGX_ZCRX_MEM_HUGETLB,
+	URINGX_ZCRX_MEM_PAGES,
+	URINGX_ZCRX_MEM_UDMABUF,	/* memfd + /dev/udmabuf, registered as dmabuf */
+};
+
+struct uringx_zcrx_params {
+	const char *ifname;	/* NULL: NODEV copy mode (kernel must have it) */
+	uint32_t queue;		/* rx queue index of @ifname */
+	uint64_t area_size;	/* bytes; rounded up to the page size */
+	uint32_t rq_entries;	/* refill ring entries, power of two */
+	enum uringx_zcrx_mem mem;
+	/* user_data of the copy-fallback event CQE (ZCRX_FEATURE_EVENT). */
+	uint64_t event_user_data;
+};
+
+/*
+ * uringx_zcrx_create - allocate the area and refill ring and register them
+ * (IORING_REGISTER_ZCRX_IFQ). On failure @reason says why, in the device's
+ * terms (see uringx_probe_zcrx() for the same diagnosis).
+ * Errors: -EINVAL, -ENODEV, -EOPNOTSUPP, -EPERM, -ENOMEM, -EBUSY, -EEXIST.
+ */
+int uringx_zcrx_create(struct io_uring *ring, const struct uringx_zcrx_params *params,
+		       struct uringx_zcrx **out, enum uringx_reason *reason);
+
+/*
+ * uringx_zcrx_destroy - free the area and refill ring. The kernel drops the
+ * ifq when the ring is closed; call this after io_uring_queue_exit() or
+ * while no RECV_ZC is armed. NULL is a no-op.
+ */
+void uringx_zcrx_destroy(struct uringx_zcrx *zcrx);
+
+/* uringx_zcrx_prep_recv - prepare IORING_OP_RECV_ZC (multishot) on @fd. */
+void uringx_zcrx_prep_recv(const struct uringx_zcrx *zcrx,
+			   struct io_uring_sqe *sqe, int fd);
+
+/*
+ * uringx_zcrx_decode - decode a RECV_ZC CQE (32 bytes) into at most one
+ * view and an event. Returns 0 or -EPROTO (offset outside the area).
+ */
+int uringx_zcrx_decode(struct uringx_zcrx *zcrx, const struct io_uring_cqe *cqe,
+		       struct uringx_rx_view *view, struct uringx_rx_event *ev);
+
+/*
+ * uringx_zcrx_release - queue a view's buffer for the refill ring; it is
+ * published by uringx_zcrx_flush() (batched) or when the batch is full.
+ * Errors: -EINVAL (not this area's token), -EALREADY (double release).
+ */
+int uringx_zcrx_release(struct uringx_zcrx *zcrx, uint64_t token);
+
+/*
+ * uringx_zcrx_flush - publish queued returns to the refill ring; in NODEV
+ * mode also asks the kernel to take them (ZCRX_CTRL_FLUSH_RQ). Returns the
+ * number of entries published or -errno.
+ */
+int uringx_zcrx_flush(struct uringx_zcrx *zcrx);
+
+/* Copy-fallback counters (kernel's zcrx_stats; zero without ZCRX_FEATURE_EVENT). */
+struct uringx_zcrx_stats {
+	bool kernel_counts;	/* the kernel fills copy_count / copy_bytes */
+	uint64_t copy_count;	/* completions the kernel served by copying */
+	uint64_t copy_bytes;
+	uint64_t events;	/* copy events seen by uringx_zcrx_is_event() */
+};
+void uringx_zcrx_get_stats(const struct uringx_zcrx *zcrx, struct uringx_zcrx_stats *out);
+
+/*
+ * uringx_zcrx_is_event - true if @cqe is this ifq's copy-fallback event;
+ * counts it and re-arms the event.
+ */
+bool uringx_zcrx_is_event(struct uringx_zcrx *zcrx, const struct io_uring_cqe *cqe);
+
+bool uringx_zcrx_nodev(const struct uringx_zcrx *zcrx);
+uint32_t uringx_zcrx_id(const struct uringx_zcrx *zcrx);
+uint32_t uringx_zcrx_rx_buf_len(const struct uringx_zcrx *zcrx);
+const void *uringx_zcrx_area(const struct uringx_zcrx *zcrx, uint64_t *len);
+/* Views handed out and not yet released. */
+uint32_t uringx_zcrx_outstanding(const struct uringx_zcrx *zcrx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

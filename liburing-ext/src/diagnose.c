@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Device diagnosis for zcrx: sysfs for the device and its queues, ethtool
+ * generic netlink for header/data split (ETHTOOL_MSG_RINGS_GET).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <linux/ethtool_netlink.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "diagnose.h"
+
+int zcrx_query(struct io_uring_query_zcrx *q, struct ux_query_zcrx_event *qe)
+{
+	struct io_uring_query_hdr hdr_ev = { 0 };
+	struct io_uring_query_hdr hdr = { 0 };
+	int ret;
+
+	memset(q, 0, sizeof(*q));
+	memset(qe, 0, sizeof(*qe));
+	hdr.query_op = IO_URING_QUERY_ZCRX;
+	hdr.query_data = (uint64_t)(uintptr_t)q;
+	hdr.size = sizeof(*q);
+	hdr_ev.query_op = UX_IO_URING_QUERY_ZCRX_EVENT;
+	hdr_ev.query_data = (uint64_t)(uintptr_t)qe;
+	hdr_ev.size = sizeof(*qe);
+	hdr.next_entry = (uint64_t)(uintptr_t)&hdr_ev;
+
+	ret = io_uring_register_query(&hdr);
+	if (ret < 0)
+		return ret;
+	if (hdr.result < 0) {
+		memset(q, 0, sizeof(*q));
+		return hdr.result;
+	}
+	if (hdr_ev.result < 0)
+		memset(qe, 0, sizeof(*qe));
+	return 0;
+}
+
+static unsigned int count_rx_queues(const char *ifname)
+{
+	char path[128];
+	struct dirent *de;
+	unsigned int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/queues", ifname);
+	dir = opendir(path);
+	if (!dir)
+		return 0;
+	while ((de = readdir(dir)))
+		if (!strncmp(de->d_name, "rx-", 3))
+			n++;
+	closedir(dir);
+	return n;
+}
+
+/* --- ethtool netlink ---------------------------------------------------- */
+
+#define NL_BUF 8192
+
+struct nl_msg {
+	char buf[NL_BUF];
+	size_t len;
+};
+
+static struct nlmsghdr *nl_begin(struct nl_msg *m, uint16_t type, uint8_t cmd, uint8_t version)
+{
+	struct nlmsghdr *nlh = (struct nlmsghdr *)m->buf;
+	struct genlmsghdr *g;
+
+	memset(m->buf, 0, sizeof(m->buf));
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = 1;
+	g = (struct genlmsghdr *)NLMSG_DATA(nlh);
+	g->cmd = cmd;
+	g->version = version;
+	m->len = NLMSG_LENGTH(GENL_HDRLEN);
+	return nlh;
+}
+
+static struct nlattr *nl_put(struct nl_msg *m, uint16_t type, const void *data, size_t len)
+{
+	struct nlattr *a = (struct nlattr *)(m->buf + NLMSG_ALIGN(m->len));
+
+	a->nla_type = type;
+	a->nla_len = (uint16_t)(NLA_HDRLEN + len);
+	if (data)
+		memcpy((char *)a + NLA_HDRLEN, data, len);
+	m->len = NLMSG_ALIGN(m->len) + NLA_ALIGN(a->nla_len);
+	return a;
+}
+
+static int nl_call(int fd, struct nl_msg *m, char *reply, size_t reply_len)
+{
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	struct nlmsghdr *nlh = (struct nlmsghdr *)m->buf;
+	ssize_t n;
+
+	nlh->nlmsg_len = (uint32_t)m->len;
+	if (sendto(fd, m->buf, m->len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+		return -errno;
+	n = recv(fd, reply, reply_len, 0);
+	if (n < 0)
+		return -errno;
+	nlh = (struct nlmsghdr *)reply;
+	if (!NLMSG_OK(nlh, (unsigned int)n))
+		return -EBADMSG;
+	if (nlh->nlmsg_type == NLMSG_ERROR) {
+		struct nlmsgerr *e = (struct nlmsgerr *)NLMSG_DATA(nlh);
+
+		return e->error ? e->error : -ENODATA;
+	}
+	return (int)n;
+}
+
+/* Call @fn for each attribute in [start, start + len). */
+#define for_each_attr(a, start, len)                                              \
+	for (struct nlattr *a = (struct nlattr *)(start); (char *)a + NLA_HDRLEN <=  \
+	     (char *)(start) + (len) && a->nla_len >= NLA_HDRLEN &&                   \
+	     (char *)a + a->nla_len <= (char *)(start) + (len);                     \
+	     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len)))
+
+static int ethtool_family(int fd, uint16_t *family)
+{
+	static char reply[NL_BUF];
+	struct nl_msg m;
+	struct genlmsghdr *g;
+	int n;
+
+	nl_begin(&m, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1);
+	nl_put(&m, CTRL_ATTR_FAMILY_NAME, ETHTOOL_GENL_NAME, sizeof(ETHTOOL_GENL_NAME));
+	n = nl_call(fd, &m, reply, sizeof(reply));
+	if (n < 0)
+		return n;
+	g = (struct genlmsghdr *)NLMSG_DATA((struct nlmsghdr *)reply);
+	for_each_attr(a, (char *)g + GENL_HDRLEN,
+		      ((struct nlmsghdr *)reply)->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
+		if ((a->nla_type & NLA_TYPE_MASK) == CTRL_ATTR_FAMILY_ID) {
+			memcpy(family, (char *)a + NLA_HDRLEN, sizeof(*family));
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static void ethtool_hds(const char *ifname, struct uringx_zcrx_verdict *v)
+{
+	static char reply[NL_BUF];
+	struct nlattr *hdr;
+	struct nl_msg m;
+	struct nlmsghdr *nlh;
+	uint16_t family;
+	bool seen_split = false;
+	int fd, n;
+
+	v->hds = URINGX_HDS_UNKNOWN;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (fd < 0)
+		return;
+	if (ethtool_family(fd, &family))
+		goto out;
+
+	nl_begin(&m, family, ETHTOOL_MSG_RINGS_GET, ETHTOOL_GENL_VERSION);
+	hdr = nl_put(&m, ETHTOOL_A_RINGS_HEADER | NLA_F_NESTED, NULL, 0);
+	{
+		size_t before = m.len;
+
+		nl_put(&m, ETHTOOL_A_HEADER_DEV_NAME, ifname, strlen(ifname) + 1);
+		hdr->nla_len = (uint16_t)(hdr->nla_len + (m.len - before));
+	}
+	n = nl_call(fd, &m, reply, sizeof(reply));
+	if (n == -EOPNOTSUPP) {
+		v->hds = URINGX_HDS_UNSUPPORTED;	/* no get_ringparam at all */
+		goto out;
+	}
+	if (n < 0)
+		goto out;
+	nlh = (struct nlmsghdr *)reply;
+	for_each_attr(a, (char *)NLMSG_DATA(nlh) + GENL_HDRLEN,
+		      nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
+		const void *data = (char *)a + NLA_HDRLEN;
+
+		switch (a->nla_type & NLA_TYPE_MASK) {
+		case ETHTOOL_A_RINGS_TCP_DATA_SPLIT:
+			seen_split = true;
+			switch (*(const uint8_t *)data) {
+			case ETHTOOL_TCP_DATA_SPLIT_ENABLED:
+				v->hds = URINGX_HDS_ENABLED;
+				break;
+			case ETHTOOL_TCP_DATA_SPLIT_DISABLED:
+				v->hds = URINGX_HDS_DISABLED;
+				break;
+			default:
+				v->hds = URINGX_HDS_UNSUPPORTED;
+				break;
+			}
+			break;
+		case ETHTOOL_A_RINGS_HDS_THRESH:
+			memcpy(&v->hds_thresh, data, sizeof(v->hds_thresh));
+			v->hds_thresh_known = true;
+			break;
+		}
+	}
+	if (!seen_split)
+		v->hds = URINGX_HDS_UNSUPPORTED;
+out:
+	close(fd);
+}
+
+void device_facts(const char *ifname, struct uringx_zcrx_verdict *v)
+{
+	char path[128];
+	struct stat st;
+
+	v->ifindex = if_nametoindex(ifname);
+	if (!v->ifindex)
+		return;
+	v->rx_queues = count_rx_queues(ifname);
+	snprintf(path, sizeof(path), "/sys/class/net/%s/device", ifname);
+	v->has_parent_device = stat(path, &st) == 0;
+	ethtool_hds(ifname, v);
+}
+
+enum uringx_reason zcrx_diagnose(const char *ifname, unsigned int queue, int err,
+				 struct uringx_zcrx_verdict *out)
+{
+	struct uringx_zcrx_verdict local = { 0 };
+	struct uringx_zcrx_verdict *v = out ? out : &local;
+
+	device_facts(ifname, v);
+	if (!v->ifindex || err == -ENODEV)
+		return URINGX_REASON_NO_SUCH_DEVICE;
+	if (err == -EPERM)
+		return URINGX_REASON_NOT_PERMITTED;
+	if (queue >= v->rx_queues)
+		return URINGX_REASON_NO_SUCH_QUEUE;
+	if (err == -EOPNOTSUPP)
+		return v->has_parent_device ? URINGX_REASON_NO_QUEUE_API :
+					      URINGX_REASON_VIRTUAL_DEVICE;
+	if (err == -EBUSY || err == -EEXIST)
+		return URINGX_REASON_QUEUE_BUSY;
+	if (err == -EINVAL) {
+		/* The kernel refuses binding a queue without split headers. */
+		if (v->hds == URINGX_HDS_UNSUPPORTED)
+			return URINGX_REASON_HDS_UNSUPPORTED;
+		if (v->hds == URINGX_HDS_DISABLED)
+			return URINGX_REASON_HDS_OFF;
+		if (v->hds_thresh_known && v->hds_thresh)
+			return URINGX_REASON_HDS_THRESHOLD;
+	}
+	if (err == -ENOMEM)
+		return URINGX_REASON_NO_MEMORY;
+	return URINGX_REASON_OTHER;
+}

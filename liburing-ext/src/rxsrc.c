@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: MIT
+/* One receive-buffer source: zcrx when the NIC queue allows, else a buffer ring. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <uringx/rxsrc.h>
+
+struct uringx_rxsrc {
+	enum uringx_rxsrc_kind kind;
+	struct uringx_zcrx *zcrx;
+	struct uringx_pbufring *pbuf;
+	enum uringx_reason reason;	/* why not zcrx */
+	int zcrx_err;
+};
+
+int uringx_rxsrc_create(struct io_uring *ring, const struct uringx_rxsrc_params *params,
+			struct uringx_rxsrc **out, enum uringx_reason *reason)
+{
+	struct uringx_rxsrc *src;
+	enum uringx_reason why = URINGX_REASON_NONE;
+	int ret;
+
+	if (reason)
+		*reason = URINGX_REASON_NONE;
+	if (!ring || !params || !out)
+		return -EINVAL;
+	src = calloc(1, sizeof(*src));
+	if (!src)
+		return -ENOMEM;
+
+	switch (params->mode) {
+	case URINGX_RXSRC_ZCRX:
+		ret = uringx_zcrx_create(ring, &params->zcrx, &src->zcrx, &why);
+		if (ret < 0)
+			goto err;
+		src->kind = URINGX_RX_ZCRX;
+		break;
+	case URINGX_RXSRC_AUTO:
+		if (params->zcrx.ifname) {
+			ret = uringx_zcrx_create(ring, &params->zcrx, &src->zcrx, &why);
+			if (ret == 0) {
+				src->kind = URINGX_RX_ZCRX;
+				break;
+			}
+			src->zcrx_err = ret;
+			src->reason = why;
+		} else {
+			/* No NIC queue named: zero-copy receive has nothing to bind. */
+			src->zcrx_err = -ENODEV;
+			src->reason = URINGX_REASON_NO_SUCH_DEVICE;
+		}
+		/* fall through */
+	case URINGX_RXSRC_PBUF:
+		if (params->mode == URINGX_RXSRC_PBUF)
+			src->reason = URINGX_REASON_FORCED;
+		ret = uringx_pbufring_create(ring, &params->pbuf, &src->pbuf, &why);
+		if (ret < 0)
+			goto err;
+		src->kind = URINGX_RX_PBUF;
+		break;
+	default:
+		ret = -EINVAL;
+		goto err;
+	}
+	*out = src;
+	return 0;
+err:
+	if (reason)
+		*reason = why;
+	free(src);
+	return ret;
+}
+
+void uringx_rxsrc_destroy(struct uringx_rxsrc *src)
+{
+	if (!src)
+		return;
+	uringx_zcrx_destroy(src->zcrx);
+	uringx_pbufring_destroy(src->pbuf);
+	free(src);
+}
+
+enum uringx_rxsrc_kind uringx_rxsrc_kind(const struct uringx_rxsrc *src)
+{
+	return src->kind;
+}
+
+const char *uringx_rxsrc_kind_name(const struct uringx_rxsrc *src)
+{
+	if (src->kind == URINGX_RX_ZCRX)
+		return uringx_zcrx_nodev(src->zcrx) ? "zcrx-nodev" : "zcrx";
+	return "pbuf-ring";
+}
+
+enum uringx_reason uringx_rxsrc_reason(const struct uringx_rxsrc *src)
+{
+	return src->reason;
+}
+
+int uringx_rxsrc_zcrx_err(const struct uringx_rxsrc *src)
+{
+	return src->zcrx_err;
+}
+
+void uringx_rxsrc_prep_recv(const struct uringx_rxsrc *src, struct io_uring_sqe *sqe, int fd)
+{
+	if (src->kind == URINGX_RX_ZCRX)
+		uringx_zcrx_prep_recv(src->zcrx, sqe, fd);
+	else
+		uringx_pbufring_prep_recv(src->pbuf, sqe, fd);
+}
+
+uint32_t uringx_rxsrc_max_views(const struct uringx_rxsrc *src)
+{
+	return src->kind == URINGX_RX_ZCRX ? 1 : uringx_pbufring_max_views(src->pbuf);
+}
+
+int uringx_rxsrc_decode(struct uringx_rxsrc *src, const struct io_uring_cqe *cqe,
+			struct uringx_rx_view *views, uint32_t max_views,
+			struct uringx_rx_event *ev)
+{
+	if (src->kind == URINGX_RX_ZCRX) {
+		if (!max_views)
+			return -ENOSPC;
+		return uringx_zcrx_decode(src->zcrx, cqe, views, ev);
+	}
+	return uringx_pbufring_decode(src->pbuf, cqe, views, max_views, ev);
+}
+
+int uringx_rxsrc_release(struct uringx_rxsrc *src, uint64_t token)
+{
+	if (src->kind == URINGX_RX_ZCRX)
+		return uringx_zcrx_release(src->zcrx, token);
+	return uringx_pbufring_release(src->pbuf, token);
+}
+
+int uringx_rxsrc_flush(struct uringx_rxsrc *src)
+{
+	return src->kind == URINGX_RX_ZCRX ? uringx_zcrx_flush(src->zcrx) : 0;
+}
+
+uint32_t uringx_rxsrc_outstanding(const struct uringx_rxsrc *src)
+{
+	return src->kind == URINGX_RX_ZCRX ? uringx_zcrx_outstanding(src->zcrx) :
+					     uringx_pbufring_outstanding(src->pbuf);
+}
+
+struct uringx_pbufring *uringx_rxsrc_pbufring(struct uringx_rxsrc *src)
+{
+	return src->pbuf;
+}
+
+struct uringx_zcrx *uringx_rxsrc_zcrx(struct uringx_rxsrc *src)
+{
+	return src->zcrx;
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Runs uringx-probe --json and checks it against facts about this kernel.
+
+Usage: check_probe_json.py UringxProbe [--expect-nodev]
+The output must be valid JSON with every field, RECV_ZC present (kernels
+>= 6.15), zcrx on lo refused with a device reason, and NODEV as expected.
+"""
+import json
+import os
+import platform
+import subprocess
+import sys
+
+
+def fail(msg):
+    print(f"check_probe_json: FAIL: {msg}")
+    sys.exit(1)
+
+
+def main():
+    probe = sys.argv[1]
+    expect_nodev = "--expect-nodev" in sys.argv
+    out = subprocess.run([probe, "--ifname", "lo", "--json"], check=True,
+                         capture_output=True, text=True).stdout
+    doc = json.loads(out)
+    for key in ("kernel", "liburing", "io_uring", "opcodes", "setup_flags",
+                "buffer_rings", "zcrx"):
+        if key not in doc:
+            fail(f"missing key {key}")
+    if doc["kernel"] != platform.release():
+        fail(f"kernel {doc['kernel']} != uname {platform.release()}")
+    major, minor = (int(x) for x in platform.release().split(".")[:2])
+    if (major, minor) >= (6, 15) and not doc["opcodes"]["recv_zc"]:
+        fail("RECV_ZC reported absent on a kernel that has it")
+    dev = doc["zcrx"]["device"]
+    if dev["usable"]:
+        fail("zcrx reported usable on lo")
+    want = "virtual_device" if os.geteuid() == 0 else "not_permitted"
+    if dev["reason"] != want:
+        fail(f"lo reason {dev['reason']}, want {want}")
+    if doc["zcrx"]["nodev"] != expect_nodev:
+        fail(f"nodev {doc['zcrx']['nodev']}, expected {expect_nodev}")
+    if not expect_nodev and doc["zcrx"]["nodev_reason"] == "none":
+        fail("nodev absent without a reason")
+    print(f"check_probe_json: ok ({doc['kernel']}, nodev={doc['zcrx']['nodev']}, "
+          f"lo: {dev['reason']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
