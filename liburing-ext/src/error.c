@@ -23,6 +23,8 @@ static const struct {
 		"kernel lacks incremental buffer rings (IOU_PBUF_RING_INC, Linux >= 6.12)" },
 	[URINGX_REASON_KERNEL_NO_BUNDLE] = { "kernel_no_bundle",
 		"kernel lacks receive bundles (IORING_FEAT_RECVSEND_BUNDLE, Linux >= 6.10)" },
+	[URINGX_REASON_NO_IFNAME] = { "no_ifname",
+		"no NIC queue was named: zcrx binds one rx queue of a NIC (give its interface and queue)" },
 	[URINGX_REASON_NO_SUCH_DEVICE] = { "no_such_device",
 		"no network interface of that name in this network namespace" },
 	[URINGX_REASON_NO_SUCH_QUEUE] = { "no_such_queue",

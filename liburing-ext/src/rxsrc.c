@@ -47,7 +47,7 @@ int uringx_rxsrc_create(struct io_uring *ring, const struct uringx_rxsrc_params 
 		} else {
 			/* No NIC queue named: zero-copy receive has nothing to bind. */
 			src->zcrx_err = -ENODEV;
-			src->reason = URINGX_REASON_NO_SUCH_DEVICE;
+			src->reason = URINGX_REASON_NO_IFNAME;
 		}
 		/* fall through */
 	case URINGX_RXSRC_PBUF:

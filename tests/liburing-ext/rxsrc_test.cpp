@@ -46,7 +46,7 @@ TEST(Rxsrc, AutoWithoutInterfaceSaysSo) {
   uringx_rxsrc* src = nullptr;
   ASSERT_EQ(uringx_rxsrc_create(ring.get(), &params, &src, nullptr), 0);
   EXPECT_EQ(uringx_rxsrc_kind(src), URINGX_RX_PBUF);
-  EXPECT_EQ(uringx_rxsrc_reason(src), URINGX_REASON_NO_SUCH_DEVICE);
+  EXPECT_EQ(uringx_rxsrc_reason(src), URINGX_REASON_NO_IFNAME);
   uringx_rxsrc_destroy(src);
 }
 

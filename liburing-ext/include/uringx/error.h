@@ -25,6 +25,7 @@ enum uringx_reason {
 	URINGX_REASON_KERNEL_RING_FLAGS,    /* DEFER_TASKRUN or CQE32 unsupported */
 	URINGX_REASON_KERNEL_NO_PBUF_INC,   /* IOU_PBUF_RING_INC unsupported */
 	URINGX_REASON_KERNEL_NO_BUNDLE,     /* IORING_FEAT_RECVSEND_BUNDLE missing */
+	URINGX_REASON_NO_IFNAME,            /* no NIC queue was named */
 	URINGX_REASON_NO_SUCH_DEVICE,       /* no interface of that name */
 	URINGX_REASON_NO_SUCH_QUEUE,        /* rx queue index out of range */
 	URINGX_REASON_VIRTUAL_DEVICE,       /* no parent device: no DMA, no hw queues */

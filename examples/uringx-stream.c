@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: MIT
+/*
+ * uringx-stream - move a byte stream over loopback TCP with liburing-ext and
+ * say what it did: which receive mechanism was chosen and why, throughput,
+ * completions and io_uring_enter calls per MB, and how much the kernel
+ * copied on the zero-copy send side.
+ *
+ * Receiver: main thread, multishot receive from a uringx_rxsrc (zcrx when the
+ * named NIC queue allows, else a provided-buffer ring). Sender: a thread with
+ * its own ring, SEND_ZC from a registered uringx_bufpool (or plain send).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uringx/uringx.h>
+
+#define RECV_TAG 1ULL
+#define EVENT_TAG 2ULL
+
+struct options {
+	uint64_t bytes;
+	uint32_t chunk;
+	enum uringx_rxsrc_mode mode;
+	const char *ifname;
+	uint32_t queue;
+	bool send_zc;
+	bool verify;
+};
+
+struct sender {
+	int fd;
+	const struct options *opt;
+	uint64_t enters;
+	uint64_t zc_bytes, copied_bytes;
+	int error;
+	const char *error_what;
+};
+
+/* The stream's content: byte i is a function of i, so any slice is checkable. */
+static inline uint8_t pattern(uint64_t i)
+{
+	uint64_t x = (i >> 3) * 0x9E3779B97F4A7C15ULL;
+
+	return (uint8_t)(x >> (8 * (i & 7)));
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: uringx-stream [options]\n"
+		"  --bytes N        bytes to move (default 1 GiB; suffixes K M G)\n"
+		"  --chunk N        send size (default 64K)\n"
+		"  --rx MODE        auto (default), pbuf, zcrx (zcrx without --ifname: NODEV copy mode)\n"
+		"  --ifname IF      NIC for zcrx, with --queue N (default 0)\n"
+		"  --send KIND      zc (default: SEND_ZC from registered chunks) or plain\n"
+		"  --verify         check every received byte\n"
+		"Moves the bytes over 127.0.0.1 and prints what it did.\n");
+}
+
+static uint64_t parse_size(const char *s, const char *what)
+{
+	char *end;
+	uint64_t v = strtoull(s, &end, 10);
+
+	switch (*end) {
+	case 'G': case 'g': v <<= 10; /* fall through */
+	case 'M': case 'm': v <<= 10; /* fall through */
+	case 'K': case 'k': v <<= 10; end++; break;
+	default: break;
+	}
+	if (*end || !v) {
+		fprintf(stderr, "uringx-stream: %s wants a positive size, got '%s'\n", what, s);
+		exit(2);
+	}
+	return v;
+}
+
+static void *send_main(void *arg)
+{
+	struct sender *s = arg;
+	const struct options *opt = s->opt;
+	struct uringx_bufpool_params pp = { .chunk_size = opt->chunk, .nr_chunks = 16 };
+	struct uringx_bufpool *pool = NULL;
+	struct uringx_sendzc sz;
+	struct io_uring ring;
+	uint64_t queued = 0, done = 0;
+	int inflight = 0, ret;
+
+	ret = io_uring_queue_init(64, &ring, IORING_SETUP_SINGLE_ISSUER);
+	if (ret) {
+		s->error = ret;
+		s->error_what = "sender io_uring_queue_init";
+		return NULL;
+	}
+	ret = uringx_bufpool_create(&ring, &pp, &pool, NULL);
+	if (!ret)
+		ret = uringx_sendzc_init(&sz, pool, true);
+	if (ret) {
+		s->error = ret;
+		s->error_what = "sender buffer pool";
+		goto out;
+	}
+	while (done < opt->bytes || sz.in_flight) {
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+
+		/*
+		 * One send in flight per socket: two could complete out of order if
+		 * the first one has to wait for socket space.
+		 */
+		while (queued < opt->bytes && inflight < 1) {
+			struct uringx_chunk c;
+			uint32_t len;
+
+			if (uringx_bufpool_alloc(pool, &c))
+				break;	/* every chunk lent: wait for notifications */
+			len = opt->bytes - queued < c.len ? (uint32_t)(opt->bytes - queued) : c.len;
+			for (uint32_t i = 0; i < len; i++)
+				((uint8_t *)c.addr)[i] = pattern(queued + i);
+			if (opt->send_zc) {
+				uringx_sendzc_prep(&sz, io_uring_get_sqe(&ring), s->fd, c.token, 0, len,
+						   len, MSG_WAITALL);
+				/* Lent to the kernel: really freed at its notification. */
+				uringx_bufpool_free(pool, c.token);
+			} else {
+				struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+				/* The kernel copies when the send runs, maybe later: free on completion. */
+				io_uring_prep_send(sqe, s->fd, c.addr, len, MSG_WAITALL);
+				io_uring_sqe_set_data64(sqe, c.token);
+			}
+			queued += len;
+			inflight++;
+		}
+		ret = io_uring_submit_and_wait(&ring, 1);
+		s->enters++;
+		if (ret < 0) {
+			s->error = ret;
+			s->error_what = "sender io_uring_enter";
+			break;
+		}
+		io_uring_for_each_cqe(&ring, head, cqe) {
+			seen++;
+			if (uringx_sendzc_owns(cqe)) {
+				struct uringx_sendzc_event ev;
+
+				uringx_sendzc_complete(&sz, cqe, &ev);
+				if (ev.kind != URINGX_SENDZC_SENT)
+					continue;
+				ret = ev.res;
+			} else {
+				ret = cqe->res;
+				uringx_bufpool_free(pool, cqe->user_data);
+			}
+			if (ret < 0) {
+				s->error = ret;
+				s->error_what = "send";
+				done = opt->bytes;
+				queued = opt->bytes;
+			} else {
+				done += (uint64_t)ret;
+			}
+			inflight--;
+		}
+		io_uring_cq_advance(&ring, seen);
+		if (s->error)
+			break;
+	}
+	s->zc_bytes = sz.bytes_zerocopy;
+	s->copied_bytes = sz.bytes_copied;
+	uringx_sendzc_fini(&sz);
+out:
+	shutdown(s->fd, SHUT_WR);
+	io_uring_queue_exit(&ring);
+	uringx_bufpool_destroy(pool);
+	return NULL;
+}
+
+static int tcp_pair(int *client, int *server)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	socklen_t len = sizeof(addr);
+	int lfd;
+
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) || listen(lfd, 1) ||
+	    getsockname(lfd, (struct sockaddr *)&addr, &len))
+		return -errno;
+	*client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*client < 0 || connect(*client, (struct sockaddr *)&addr, sizeof(addr)))
+		return -errno;
+	*server = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	close(lfd);
+	return *server < 0 ? -errno : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+		{ "bytes", required_argument, NULL, 'b' },
+		{ "chunk", required_argument, NULL, 'c' },
+		{ "rx", required_argument, NULL, 'r' },
+		{ "ifname", required_argument, NULL, 'i' },
+		{ "queue", required_argument, NULL, 'q' },
+		{ "send", required_argument, NULL, 's' },
+		{ "verify", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct options opt = { .bytes = 1ULL << 30, .chunk = 65536, .send_zc = true };
+	struct uringx_rxsrc_params params = { 0 };
+	struct uringx_rx_view *views;
+	struct uringx_rxsrc *src = NULL;
+	struct sender snd = { 0 };
+	enum uringx_reason reason;
+	struct io_uring ring;
+	uint64_t got = 0, cqes = 0, enters = 0, bad_at = UINT64_MAX;
+	bool eof = false;
+	pthread_t thread;
+	int c, ret, client = -1, server = -1, stream_error = 0;
+	double t0, secs;
+
+	while ((c = getopt_long(argc, argv, "b:c:r:i:q:s:vh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'b': opt.bytes = parse_size(optarg, "--bytes"); break;
+		case 'c': opt.chunk = (uint32_t)parse_size(optarg, "--chunk"); break;
+		case 'i': opt.ifname = optarg; break;
+		case 'q': opt.queue = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'v': opt.verify = true; break;
+		case 'r':
+			if (!strcmp(optarg, "auto"))
+				opt.mode = URINGX_RXSRC_AUTO;
+			else if (!strcmp(optarg, "pbuf"))
+				opt.mode = URINGX_RXSRC_PBUF;
+			else if (!strcmp(optarg, "zcrx"))
+				opt.mode = URINGX_RXSRC_ZCRX;
+			else {
+				fprintf(stderr, "uringx-stream: --rx wants auto, pbuf or zcrx, got '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 's':
+			if (strcmp(optarg, "zc") && strcmp(optarg, "plain")) {
+				fprintf(stderr, "uringx-stream: --send wants zc or plain, got '%s'\n", optarg);
+				return 2;
+			}
+			opt.send_zc = !strcmp(optarg, "zc");
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (opt.chunk > (16u << 20)) {
+		fprintf(stderr, "uringx-stream: --chunk at most 16M\n");
+		return 2;
+	}
+
+	ret = io_uring_queue_init(256, &ring, IORING_SETUP_SINGLE_ISSUER |
+				  IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQE32);
+	if (ret) {
+		fprintf(stderr, "uringx-stream: io_uring_queue_init: %s\n", uringx_strerror(ret));
+		return 1;
+	}
+	params.mode = opt.mode;
+	params.zcrx.ifname = opt.ifname;
+	params.zcrx.queue = opt.queue;
+	params.zcrx.area_size = 64ULL << 20;
+	params.zcrx.rq_entries = 8192;
+	params.zcrx.event_user_data = EVENT_TAG;
+	params.pbuf.nr_bufs = 256;
+	params.pbuf.buf_size = 64 << 10;
+	params.pbuf.bgid = 1;
+	params.pbuf.flags = URINGX_PBUF_INC | URINGX_PBUF_BUNDLE;
+	ret = uringx_rxsrc_create(&ring, &params, &src, &reason);
+	if (ret) {
+		fprintf(stderr, "uringx-stream: receive source: %s: %s\n", uringx_strerror(ret),
+			uringx_reason_str(reason));
+		return 1;
+	}
+	printf("receive mechanism: %s", uringx_rxsrc_kind_name(src));
+	if (uringx_rxsrc_reason(src) != URINGX_REASON_NONE)
+		printf(" (zcrx not used: %s)", uringx_reason_str(uringx_rxsrc_reason(src)));
+	printf("\n");
+
+	ret = tcp_pair(&client, &server);
+	if (ret) {
+		fprintf(stderr, "uringx-stream: loopback connection: %s\n", uringx_strerror(ret));
+		return 1;
+	}
+	views = calloc(uringx_rxsrc_max_views(src), sizeof(*views));
+	snd.fd = client;
+	snd.opt = &opt;
+	t0 = now();
+	pthread_create(&thread, NULL, send_main, &snd);
+
+	{
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+		uringx_rxsrc_prep_recv(src, sqe, server);
+		io_uring_sqe_set_data64(sqe, RECV_TAG);
+	}
+	while (!eof && !stream_error) {
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+		bool rearm = false;
+
+		ret = io_uring_submit_and_wait(&ring, 1);
+		enters++;
+		if (ret < 0) {
+			stream_error = ret;
+			break;
+		}
+		io_uring_for_each_cqe(&ring, head, cqe) {
+			struct uringx_rx_event ev;
+
+			seen++;
+			if (uringx_rxsrc_kind(src) == URINGX_RX_ZCRX &&
+			    uringx_zcrx_is_event(uringx_rxsrc_zcrx(src), cqe))
+				continue;
+			if (cqe->user_data != RECV_TAG)
+				continue;
+			cqes++;
+			if (uringx_rxsrc_decode(src, cqe, views, uringx_rxsrc_max_views(src), &ev)) {
+				stream_error = -EPROTO;
+				break;
+			}
+			for (uint32_t i = 0; i < ev.nr_views; i++) {
+				const uint8_t *p = views[i].data;
+
+				if (opt.verify && bad_at == UINT64_MAX)
+					for (uint32_t k = 0; k < views[i].len; k++)
+						if (p[k] != pattern(got + k)) {
+							bad_at = got + k;
+							break;
+						}
+				got += views[i].len;
+				uringx_rxsrc_release(src, views[i].token);
+			}
+			if (ev.eof)
+				eof = true;
+			else if (ev.error)
+				stream_error = ev.error;
+			else if (ev.rearm)
+				rearm = true;
+		}
+		io_uring_cq_advance(&ring, seen);
+		uringx_rxsrc_flush(src);
+		if (rearm) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+			uringx_rxsrc_prep_recv(src, sqe, server);
+			io_uring_sqe_set_data64(sqe, RECV_TAG);
+		}
+	}
+	secs = now() - t0;
+	pthread_join(thread, NULL);
+
+	printf("moved %llu bytes in %.3f s: %.2f Gbit/s\n", (unsigned long long)got, secs,
+	       (double)got * 8 / secs / 1e9);
+	printf("receiver: %llu CQEs (%.1f per MB), %llu io_uring_enter (%.2f per MB)\n",
+	       (unsigned long long)cqes, (double)cqes / ((double)got / 1e6),
+	       (unsigned long long)enters, (double)enters / ((double)got / 1e6));
+	printf("sender: %s, %llu io_uring_enter\n",
+	       opt.send_zc ? "SEND_ZC from registered chunks" : "IORING_OP_SEND",
+	       (unsigned long long)snd.enters);
+	if (opt.send_zc)
+		printf("sender: kernel reported %llu bytes sent zero-copy, %llu copied%s\n",
+		       (unsigned long long)snd.zc_bytes, (unsigned long long)snd.copied_bytes,
+		       snd.zc_bytes ? "" : " (loopback always copies)");
+	if (uringx_rxsrc_kind(src) == URINGX_RX_ZCRX) {
+		struct uringx_zcrx_stats st;
+
+		uringx_zcrx_get_stats(uringx_rxsrc_zcrx(src), &st);
+		if (st.kernel_counts)
+			printf("zcrx: kernel copy fallback %llu completions, %llu bytes\n",
+			       (unsigned long long)st.copy_count, (unsigned long long)st.copy_bytes);
+	}
+	if (opt.verify)
+		printf("verify: %s\n", bad_at == UINT64_MAX ? "every byte matched" : "MISMATCH");
+
+	ret = 0;
+	if (snd.error) {
+		fprintf(stderr, "uringx-stream: %s: %s\n", snd.error_what, uringx_strerror(snd.error));
+		ret = 1;
+	}
+	if (stream_error) {
+		fprintf(stderr, "uringx-stream: receive: %s\n", uringx_strerror(stream_error));
+		ret = 1;
+	}
+	if (got != opt.bytes) {
+		fprintf(stderr, "uringx-stream: received %llu of %llu bytes\n",
+			(unsigned long long)got, (unsigned long long)opt.bytes);
+		ret = 1;
+	}
+	if (bad_at != UINT64_MAX) {
+		fprintf(stderr, "uringx-stream: corrupt byte at offset %llu\n", (unsigned long long)bad_at);
+		ret = 1;
+	}
+	close(server);
+	close(client);
+	io_uring_queue_exit(&ring);
+	uringx_rxsrc_destroy(src);
+	free(views);
+	return ret;
+}
