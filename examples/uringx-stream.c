@@ -28,6 +28,8 @@
 #define EVENT_TAG 2ULL
 
 struct options {
+	const char *listen;	/* receive only: accept one connection here */
+	const char *connect;	/* send only: connect here */
 	uint64_t bytes;
 	uint32_t chunk;
 	enum uringx_rxsrc_mode mode;
@@ -72,7 +74,10 @@ static void usage(FILE *f)
 		"  --ifname IF      NIC for zcrx, with --queue N (default 0)\n"
 		"  --send KIND      zc (default: SEND_ZC from registered chunks) or plain\n"
 		"  --verify         check every received byte\n"
-		"Moves the bytes over 127.0.0.1 and prints what it did.\n");
+		"  --listen A:P     receive only: accept one connection on IPv4 address A, port P\n"
+		"  --connect A:P    send only: connect to A:P\n"
+		"Without --listen/--connect both ends run here, over 127.0.0.1.\n"
+		"Prints what it did; exits non-zero unless every byte arrived (and matched).\n");
 }
 
 static uint64_t parse_size(const char *s, const char *what)
@@ -194,6 +199,68 @@ out:
 	return NULL;
 }
 
+static int parse_addr(const char *s, struct sockaddr_in *addr)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+	char *end;
+	unsigned long port;
+
+	if (!colon || (size_t)(colon - s) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || !colon[1] || port > 65535)
+		return -EINVAL;
+	memset(addr, 0, sizeof(*addr));
+	addr->sin_family = AF_INET;
+	addr->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, host, &addr->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+static int accept_one(const char *where, int *server)
+{
+	struct sockaddr_in addr;
+	int lfd, one = 1;
+
+	if (parse_addr(where, &addr))
+		return -EINVAL;
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		return -errno;
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) || listen(lfd, 1)) {
+		close(lfd);
+		return -errno;
+	}
+	printf("listening on %s\n", where);
+	fflush(stdout);
+	*server = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	close(lfd);
+	return *server < 0 ? -errno : 0;
+}
+
+static int connect_to(const char *where, int *client)
+{
+	struct sockaddr_in addr;
+
+	if (parse_addr(where, &addr))
+		return -EINVAL;
+	*client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*client < 0)
+		return -errno;
+	/* The receiver may still be starting: retry for a few seconds. */
+	for (int tries = 0; tries < 50; tries++) {
+		if (!connect(*client, (struct sockaddr *)&addr, sizeof(addr)))
+			return 0;
+		if (errno != ECONNREFUSED)
+			break;
+		usleep(100000);
+	}
+	return -errno;
+}
+
 static int tcp_pair(int *client, int *server)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET };
@@ -223,6 +290,8 @@ int main(int argc, char **argv)
 		{ "queue", required_argument, NULL, 'q' },
 		{ "send", required_argument, NULL, 's' },
 		{ "verify", no_argument, NULL, 'v' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "connect", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -246,6 +315,8 @@ int main(int argc, char **argv)
 		case 'i': opt.ifname = optarg; break;
 		case 'q': opt.queue = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'v': opt.verify = true; break;
+		case 'l': opt.listen = optarg; break;
+		case 'C': opt.connect = optarg; break;
 		case 'r':
 			if (!strcmp(optarg, "auto"))
 				opt.mode = URINGX_RXSRC_AUTO;
@@ -272,6 +343,33 @@ int main(int argc, char **argv)
 	if (opt.chunk > (16u << 20)) {
 		fprintf(stderr, "uringx-stream: --chunk at most 16M\n");
 		return 2;
+	}
+	if (opt.listen && opt.connect) {
+		fprintf(stderr, "uringx-stream: --listen and --connect exclude each other\n");
+		return 2;
+	}
+	if (opt.connect) {
+		double start = now();
+
+		ret = connect_to(opt.connect, &client);
+		if (ret) {
+			fprintf(stderr, "uringx-stream: connect to %s: %s\n", opt.connect,
+				uringx_strerror(ret));
+			return 1;
+		}
+		snd.fd = client;
+		snd.opt = &opt;
+		send_main(&snd);
+		close(client);
+		if (snd.error) {
+			fprintf(stderr, "uringx-stream: %s: %s\n", snd.error_what,
+				uringx_strerror(snd.error));
+			return 1;
+		}
+		printf("sent %llu bytes in %.3f s; kernel reported %llu zero-copy, %llu copied\n",
+		       (unsigned long long)opt.bytes, now() - start,
+		       (unsigned long long)snd.zc_bytes, (unsigned long long)snd.copied_bytes);
+		return 0;
 	}
 
 	ret = io_uring_queue_init(256, &ring, IORING_SETUP_SINGLE_ISSUER |
@@ -301,16 +399,18 @@ int main(int argc, char **argv)
 		printf(" (zcrx not used: %s)", uringx_reason_str(uringx_rxsrc_reason(src)));
 	printf("\n");
 
-	ret = tcp_pair(&client, &server);
+	ret = opt.listen ? accept_one(opt.listen, &server) : tcp_pair(&client, &server);
 	if (ret) {
-		fprintf(stderr, "uringx-stream: loopback connection: %s\n", uringx_strerror(ret));
+		fprintf(stderr, "uringx-stream: %s: %s\n", opt.listen ? opt.listen : "loopback connection",
+			uringx_strerror(ret));
 		return 1;
 	}
 	views = calloc(uringx_rxsrc_max_views(src), sizeof(*views));
 	snd.fd = client;
 	snd.opt = &opt;
 	t0 = now();
-	pthread_create(&thread, NULL, send_main, &snd);
+	if (!opt.listen)
+		pthread_create(&thread, NULL, send_main, &snd);
 
 	{
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
@@ -372,17 +472,19 @@ int main(int argc, char **argv)
 		}
 	}
 	secs = now() - t0;
-	pthread_join(thread, NULL);
+	if (!opt.listen)
+		pthread_join(thread, NULL);
 
 	printf("moved %llu bytes in %.3f s: %.2f Gbit/s\n", (unsigned long long)got, secs,
 	       (double)got * 8 / secs / 1e9);
 	printf("receiver: %llu CQEs (%.1f per MB), %llu io_uring_enter (%.2f per MB)\n",
 	       (unsigned long long)cqes, (double)cqes / ((double)got / 1e6),
 	       (unsigned long long)enters, (double)enters / ((double)got / 1e6));
-	printf("sender: %s, %llu io_uring_enter\n",
-	       opt.send_zc ? "SEND_ZC from registered chunks" : "IORING_OP_SEND",
-	       (unsigned long long)snd.enters);
-	if (opt.send_zc)
+	if (!opt.listen)
+		printf("sender: %s, %llu io_uring_enter\n",
+		       opt.send_zc ? "SEND_ZC from registered chunks" : "IORING_OP_SEND",
+		       (unsigned long long)snd.enters);
+	if (opt.send_zc && !opt.listen)
 		printf("sender: kernel reported %llu bytes sent zero-copy, %llu copied%s\n",
 		       (unsigned long long)snd.zc_bytes, (unsigned long long)snd.copied_bytes,
 		       snd.zc_bytes ? "" : " (loopback always copies)");
@@ -416,7 +518,8 @@ int main(int argc, char **argv)
 		ret = 1;
 	}
 	close(server);
-	close(client);
+	if (client >= 0)
+		close(client);
 	io_uring_queue_exit(&ring);
 	uringx_rxsrc_destroy(src);
 	free(views);
