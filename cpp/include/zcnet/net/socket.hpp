@@ -1,0 +1,183 @@
+// zcnet/net/socket.hpp - a TCP socket whose operations are awaitables.
+//
+// Each method returns an awaitable owning exactly one request's state; the
+// caller's buffers must stay valid until the co_await returns. Every method
+// takes OpOptions (stop token, timeout). Results are absl::StatusOr<size_t>
+// (bytes) or absl::Status, with the operation and errno in the message.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <utility>
+
+#include <absl/status/statusor.h>
+#include <absl/types/span.h>
+
+#include "zcnet/ring.hpp"
+#include "zcnet/status.hpp"
+#include "zcnet/task.hpp"
+
+namespace zcnet {
+
+namespace detail {
+
+struct BytesResult {
+  const char* what;
+  absl::StatusOr<size_t> operator()(int res, uint32_t) const {
+    if (res < 0) return ErrnoStatus(what, res);
+    return static_cast<size_t>(res);
+  }
+};
+
+struct StatusResult {
+  const char* what;
+  absl::Status operator()(int res, uint32_t) const {
+    return res < 0 ? ErrnoStatus(what, res) : absl::OkStatus();
+  }
+};
+
+}  // namespace detail
+
+class Socket {
+ public:
+  Socket() = default;
+  // Takes ownership of @fd; operations run on @ring.
+  Socket(Ring& ring, int fd) : ring_(&ring), fd_(fd) {}
+  Socket(Socket&& other) noexcept
+      : ring_(other.ring_), fd_(std::exchange(other.fd_, -1)) {}
+  Socket& operator=(Socket&& other) noexcept;
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+  // Closes the descriptor synchronously if Close() was not awaited.
+  ~Socket();
+
+  // Opens a TCP socket (AF_INET or AF_INET6).
+  static absl::StatusOr<Socket> OpenTcp(Ring& ring, int family = AF_INET);
+
+  int fd() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  Ring& ring() const { return *ring_; }
+  // Gives up ownership of the descriptor.
+  int Release() { return std::exchange(fd_, -1); }
+
+  auto Connect(const sockaddr* addr, socklen_t len, OpOptions options = {}) {
+    return MakeIo(*ring_, std::move(options),
+                  [fd = fd_, addr, len](io_uring_sqe* sqe) {
+                    io_uring_prep_connect(sqe, fd, addr, len);
+                  },
+                  detail::StatusResult{"connect"});
+  }
+
+  // Receives into @buf; 0 bytes means the peer closed.
+  auto Recv(absl::Span<std::byte> buf, OpOptions options = {}, int flags = 0) {
+    return MakeIo(*ring_, std::move(options),
+                  [fd = fd_, buf, flags](io_uring_sqe* sqe) {
+                    io_uring_prep_recv(sqe, fd, buf.data(), buf.size(), flags);
+                  },
+                  detail::BytesResult{"recv"});
+  }
+
+  auto Send(absl::Span<const std::byte> buf, OpOptions options = {}, int flags = 0) {
+    return MakeIo(*ring_, std::move(options),
+                  [fd = fd_, buf, flags](io_uring_sqe* sqe) {
+                    io_uring_prep_send(sqe, fd, buf.data(), buf.size(), flags | MSG_NOSIGNAL);
+                  },
+                  detail::BytesResult{"send"});
+  }
+
+  // Gather send (sendmsg): @iov must stay valid until the co_await returns.
+  auto Writev(absl::Span<const iovec> iov, OpOptions options = {}) {
+    // The msghdr lives in the awaitable: the kernel reads it at submission.
+    struct Prep {
+      int fd;
+      msghdr msg;
+      void operator()(io_uring_sqe* sqe) { io_uring_prep_sendmsg(sqe, fd, &msg, MSG_NOSIGNAL); }
+    };
+    msghdr msg{};
+    msg.msg_iov = const_cast<iovec*>(iov.data());
+    msg.msg_iovlen = iov.size();
+    return MakeIo(*ring_, std::move(options), Prep{fd_, msg}, detail::BytesResult{"sendmsg"});
+  }
+
+  auto Shutdown(int how = SHUT_WR, OpOptions options = {}) {
+    return MakeIo(*ring_, std::move(options),
+                  [fd = fd_, how](io_uring_sqe* sqe) { io_uring_prep_shutdown(sqe, fd, how); },
+                  detail::StatusResult{"shutdown"});
+  }
+
+  // Closes through the ring; the Socket is invalid afterwards.
+  auto Close(OpOptions options = {}) {
+    return MakeIo(*ring_, std::move(options),
+                  [fd = std::exchange(fd_, -1)](io_uring_sqe* sqe) {
+                    io_uring_prep_close(sqe, fd);
+                  },
+                  detail::StatusResult{"close"});
+  }
+
+  // Sends all of @buf (loops over short sends).
+  Task<absl::Status> SendAll(absl::Span<const std::byte> buf, OpOptions options = {});
+  // Receives exactly @buf.size() bytes, or fails (OutOfRange at EOF).
+  Task<absl::Status> RecvExactly(absl::Span<std::byte> buf, OpOptions options = {});
+
+ private:
+  Ring* ring_ = nullptr;
+  int fd_ = -1;
+};
+
+// A listening TCP socket.
+class Listener {
+ public:
+  // Binds and listens on @addr (port 0: any free port, see port()).
+  static absl::StatusOr<Listener> Bind(Ring& ring, const sockaddr_in& addr, int backlog = 1024);
+
+  Listener(Listener&&) = default;
+  Listener& operator=(Listener&&) = default;
+
+  // Accepts one connection.
+  auto Accept(OpOptions options = {}) {
+    return MakeIo(*ring_, std::move(options),
+                  [fd = socket_.fd()](io_uring_sqe* sqe) {
+                    io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
+                  },
+                  AcceptResult{ring_});
+  }
+
+  uint16_t port() const { return port_; }
+  int fd() const { return socket_.fd(); }
+  Ring& ring() const { return *ring_; }
+
+ private:
+  struct AcceptResult {
+    Ring* ring;
+    absl::StatusOr<Socket> operator()(int res, uint32_t) const {
+      if (res < 0) return ErrnoStatus("accept", res);
+      return Socket(*ring, res);
+    }
+  };
+  Listener(Ring& ring, Socket s, uint16_t port) : ring_(&ring), socket_(std::move(s)), port_(port) {}
+
+  Ring* ring_;
+  Socket socket_;
+  uint16_t port_;
+};
+
+// Sleep completes after @d (IORING_OP_TIMEOUT); cancellable through options.
+inline auto Sleep(Ring& ring, absl::Duration d, OpOptions options = {}) {
+  struct Prep {
+    __kernel_timespec ts;
+    void operator()(io_uring_sqe* sqe) { io_uring_prep_timeout(sqe, &ts, 0, 0); }
+  };
+  struct Result {
+    absl::Status operator()(int res, uint32_t) const {
+      return res == -ETIME || res == 0 ? absl::OkStatus() : ErrnoStatus("sleep", res);
+    }
+  };
+  __kernel_timespec ts{absl::ToInt64Seconds(d),
+                       absl::ToInt64Nanoseconds(d - absl::Seconds(absl::ToInt64Seconds(d)))};
+  return MakeIo(ring, std::move(options), Prep{ts}, Result{});
+}
+
+}  // namespace zcnet

@@ -1,0 +1,114 @@
+// zcnet/operation.hpp - one in-flight io_uring request, as an awaitable.
+//
+// An Operation owns exactly the state of its SQE(s). Its address, tagged, is
+// the SQE's user_data; Ring::Handle() routes each CQE to it through a plain
+// function pointer (no virtual call per CQE). The awaiting coroutine is
+// resumed directly from the CQE loop.
+//
+// Cancellation: a std::stop_token (stop requested on the ring's thread)
+// submits IORING_OP_ASYNC_CANCEL for the request; a timeout is an
+// IORING_OP_LINK_TIMEOUT linked to it. Either way the operation completes
+// with -ECANCELED (or the result it had already reached).
+#pragma once
+
+#include <liburing.h>
+
+#include <coroutine>
+#include <cstdint>
+#include <optional>
+#include <stop_token>
+
+#include <absl/time/time.h>
+
+#include "zcnet/task.hpp"
+
+namespace zcnet {
+
+class Ring;
+
+// Per-operation knobs: cancellation and a deadline relative to submission.
+struct OpOptions {
+  std::stop_token stop;
+  std::optional<absl::Duration> timeout;
+};
+
+class Operation {
+ public:
+  using CompleteFn = void (*)(Operation* op, const io_uring_cqe* cqe);
+
+  Operation(Ring& ring, CompleteFn complete) : ring_(&ring), complete_(complete) {}
+  Operation(const Operation&) = delete;
+  Operation& operator=(const Operation&) = delete;
+
+  // Routes a CQE to the operation (Ring::Handle does this).
+  void Complete(const io_uring_cqe* cqe) { complete_(this, cqe); }
+  // Asks the kernel to cancel this operation's request(s).
+  void Cancel();
+  Ring& ring() const { return *ring_; }
+
+ protected:
+  // Records the coroutine suspending on this operation.
+  template <typename Promise>
+  void SetWaiter(std::coroutine_handle<Promise> h) {
+    waiter_ = h;
+    waiter_promise_ = &h.promise();
+    waiter_promise_->pending_op = this;
+  }
+  // Resumes the waiter, or destroys its frame if its Task was abandoned.
+  void ResumeWaiter();
+  // True if the waiter's Task was destroyed (the frame waits for our last CQE).
+  bool WaiterAbandoned() const { return waiter_promise_ && waiter_promise_->abandoned; }
+
+  Ring* ring_;
+  CompleteFn complete_;
+  std::coroutine_handle<> waiter_;
+  detail::PromiseBase* waiter_promise_ = nullptr;
+};
+
+namespace detail {
+
+// Cancels an operation when a stop is requested.
+struct CancelOnStop {
+  Operation* op;
+  void operator()() const noexcept { op->Cancel(); }
+};
+
+}  // namespace detail
+
+// A single-shot request: @Prep fills the SQE, @Result turns (res, flags)
+// into what co_await returns. Both are small function objects stored inline.
+template <typename Prep, typename Result>
+class [[nodiscard]] IoAwaitable : public Operation {
+ public:
+  IoAwaitable(Ring& ring, OpOptions options, Prep prep, Result result)
+      : Operation(ring, &IoAwaitable::OnCqe),
+        options_(std::move(options)),
+        prep_(std::move(prep)),
+        result_(std::move(result)) {}
+
+  bool await_ready() const noexcept { return false; }
+
+  template <typename Promise>
+  bool await_suspend(std::coroutine_handle<Promise> h);
+
+  auto await_resume() { return result_(res_, flags_); }
+
+ private:
+  static void OnCqe(Operation* op, const io_uring_cqe* cqe) {
+    auto* self = static_cast<IoAwaitable*>(op);
+    self->res_ = cqe->res;
+    self->flags_ = cqe->flags;
+    self->on_stop_.reset();
+    self->ResumeWaiter();
+  }
+
+  OpOptions options_;
+  Prep prep_;
+  Result result_;
+  __kernel_timespec deadline_{};
+  std::optional<std::stop_callback<detail::CancelOnStop>> on_stop_;
+  int res_ = 0;
+  uint32_t flags_ = 0;
+};
+
+}  // namespace zcnet

@@ -1,0 +1,146 @@
+// zcnet/ring.hpp - the io_uring zcnet runs on, owned or borrowed.
+//
+// Owning: Ring::Create() sets up the ring (SINGLE_ISSUER | DEFER_TASKRUN by
+// default, SQPOLL on request) and Ring::Run(task) drives it until the task
+// completes: one io_uring_enter per pass submits everything the resumed
+// coroutines queued and waits for the next completions.
+//
+// Borrowed: Ring::Borrow(io_uring*) attaches to a ring the application owns
+// and keeps running. zcnet then never waits on it and never submits: its SQEs
+// sit in the SQ next to the application's until the application's next
+// io_uring_submit*(); the application's loop passes each CQE to Handle(),
+// which returns false for CQEs that are not zcnet's.
+//
+// Tag contract: every SQE zcnet prepares has user_data with the top 16 bits
+// equal to Ring::kUserDataTag (0x7A63, "zc"); the low 48 bits are an address
+// inside zcnet. The application must not use user_data values with those top
+// bits on a shared ring; any other value is left to it.
+//
+// Threading: one thread drives a Ring (it is single-issuer). Stop requests
+// for operations on it must come from that thread.
+#pragma once
+
+#include <liburing.h>
+
+#include <cstdint>
+#include <memory>
+
+#include <absl/status/statusor.h>
+
+#include "zcnet/operation.hpp"
+#include "zcnet/task.hpp"
+
+namespace zcnet {
+
+class Ring {
+ public:
+  static constexpr uint64_t kUserDataTag = 0x7a63ULL << 48;
+  static constexpr uint64_t kUserDataTagMask = 0xffffULL << 48;
+
+  struct Options {
+    unsigned entries = 256;
+    // Extra io_uring_setup flags; SINGLE_ISSUER|DEFER_TASKRUN unless sqpoll.
+    unsigned flags = 0;
+    bool sqpoll = false;
+    unsigned sqpoll_idle_ms = 50;
+    // 32-byte CQEs (needed for zcrx receive).
+    bool cqe32 = true;
+  };
+
+  // Create sets up an io_uring of its own. Errors name the flags refused.
+  static absl::StatusOr<std::unique_ptr<Ring>> Create(const Options& options);
+  static absl::StatusOr<std::unique_ptr<Ring>> Create() { return Create(Options{}); }
+  // Borrow attaches to @ring, which the caller keeps owning and driving.
+  static std::unique_ptr<Ring> Borrow(io_uring* ring);
+
+  // Owning rings cancel whatever is still in flight and wait for it first.
+  ~Ring();
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+
+  // Run starts @task and drives the ring until it completes (owning mode).
+  template <typename T>
+  T Run(Task<T> task);
+
+  // Drives the ring until no zcnet request is in flight (owning mode).
+  void Drain();
+
+  // Handle processes one CQE: false if it is not zcnet's (left to the caller).
+  bool Handle(const io_uring_cqe* cqe) {
+    if ((cqe->user_data & kUserDataTagMask) != kUserDataTag) return false;
+    auto* op = reinterpret_cast<Operation*>(cqe->user_data & ~kUserDataTagMask);
+    if (!(cqe->flags & IORING_CQE_F_MORE) && in_flight_) in_flight_--;
+    if (op) op->Complete(cqe);
+    return true;
+  }
+
+  // An SQE to fill; submits first if the SQ is full (owning mode) or fails
+  // loudly in borrowed mode when the application left no room.
+  io_uring_sqe* GetSqe();
+  // Marks @sqe as @op's (nullptr: a CQE to ignore, e.g. a cancel's own).
+  static void SetOp(io_uring_sqe* sqe, Operation* op) {
+    io_uring_sqe_set_data64(sqe, kUserDataTag | reinterpret_cast<uint64_t>(op));
+  }
+  // Counts a request whose final CQE will come (multishot: one for all).
+  void AddInFlight() { in_flight_++; }
+
+  io_uring* raw() { return ring_; }
+  bool owning() const { return owning_; }
+  size_t in_flight() const { return in_flight_; }
+  // io_uring_enter calls made by Run/Drain (for benchmarks).
+  uint64_t enter_calls() const { return enter_calls_; }
+
+ private:
+  Ring(io_uring* ring, bool owning) : ring_(ring), owning_(owning) {}
+  // One pass: submit, wait for at least one CQE, handle all ready CQEs.
+  void RunOnce();
+
+  io_uring* ring_;
+  std::unique_ptr<io_uring> own_;
+  bool owning_;
+  size_t in_flight_ = 0;
+  uint64_t enter_calls_ = 0;
+};
+
+template <typename T>
+T Ring::Run(Task<T> task) {
+  auto h = task.handle();
+  h.resume();
+  while (!h.done()) RunOnce();
+  return task.Result();
+}
+
+template <typename Prep, typename Result>
+template <typename Promise>
+bool IoAwaitable<Prep, Result>::await_suspend(std::coroutine_handle<Promise> h) {
+  if (options_.stop.stop_requested()) {
+    res_ = -ECANCELED;
+    return false;
+  }
+  SetWaiter(h);
+  io_uring_sqe* sqe = ring_->GetSqe();
+  prep_(sqe);
+  Ring::SetOp(sqe, this);
+  ring_->AddInFlight();
+  if (options_.timeout) {
+    sqe->flags |= IOSQE_IO_LINK;
+    absl::Duration d = *options_.timeout;
+    if (d < absl::ZeroDuration()) d = absl::ZeroDuration();
+    deadline_.tv_sec = absl::ToInt64Seconds(d);
+    deadline_.tv_nsec = absl::ToInt64Nanoseconds(d - absl::Seconds(deadline_.tv_sec));
+    io_uring_sqe* t = ring_->GetSqe();
+    io_uring_prep_link_timeout(t, &deadline_, 0);
+    Ring::SetOp(t, nullptr);
+    ring_->AddInFlight();
+  }
+  if (options_.stop.stop_possible()) on_stop_.emplace(options_.stop, detail::CancelOnStop{this});
+  return true;
+}
+
+// MakeIo builds a single-shot awaitable on @ring.
+template <typename Prep, typename Result>
+IoAwaitable<Prep, Result> MakeIo(Ring& ring, OpOptions options, Prep prep, Result result) {
+  return IoAwaitable<Prep, Result>(ring, std::move(options), std::move(prep), std::move(result));
+}
+
+}  // namespace zcnet

@@ -1,0 +1,226 @@
+// zcnet core: Task, Ring (owning), Scope, WhenAll/WhenAny, socket awaitables,
+// cancellation and timeouts, destruction with requests in flight.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <zcnet/net/socket.hpp>
+#include <zcnet/ring.hpp>
+#include <zcnet/scope.hpp>
+#include <zcnet/task.hpp>
+#include <zcnet/when_all.hpp>
+
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include "support/loopback.hpp"
+
+namespace {
+
+using zcnet::Listener;
+using zcnet::OpOptions;
+using zcnet::Ring;
+using zcnet::Scope;
+using zcnet::Socket;
+using zcnet::Task;
+
+std::unique_ptr<Ring> MakeRing() {
+  auto ring = Ring::Create();
+  EXPECT_TRUE(ring.ok()) << ring.status();
+  return std::move(*ring);
+}
+
+sockaddr_in Loopback(uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+Task<int> Answer() { co_return 42; }
+Task<int> AddOne(Task<int> t) { co_return (co_await std::move(t)) + 1; }
+
+TEST(Task, ChainsResultsBySymmetricTransfer) {
+  auto ring = MakeRing();
+  EXPECT_EQ(ring->Run(AddOne(AddOne(Answer()))), 44);
+}
+
+Task<int> Deep(int n) {
+  if (n == 0) co_return 0;
+  co_return 1 + co_await Deep(n - 1);
+}
+
+TEST(Task, DeepChainsDoNotGrowTheStack) {
+  auto ring = MakeRing();
+  EXPECT_EQ(ring->Run(Deep(100000)), 100000);
+}
+
+Task<int> Throws() {
+  throw std::runtime_error("boom");
+  co_return 0;
+}
+
+TEST(Task, ExceptionsPropagateToTheAwaiter) {
+  auto ring = MakeRing();
+  EXPECT_THROW(ring->Run(AddOne(Throws())), std::runtime_error);
+}
+
+Task<void> EchoConnection(Socket s) {
+  std::vector<std::byte> buf(4096);
+  for (;;) {
+    auto n = co_await s.Recv(absl::MakeSpan(buf));
+    if (!n.ok() || *n == 0) co_return;
+    auto st = co_await s.SendAll(absl::MakeConstSpan(buf.data(), *n));
+    if (!st.ok()) co_return;
+  }
+}
+
+Task<void> EchoServer(Listener& l, int connections) {
+  Scope scope;
+  for (int i = 0; i < connections; i++) {
+    auto s = co_await l.Accept();
+    if (!s.ok()) co_return;
+    scope.Spawn(EchoConnection(std::move(*s)));
+  }
+  co_await scope.Join();
+}
+
+Task<absl::Status> EchoClient(Ring& ring, uint16_t port, uint32_t seed, int messages) {
+  auto s = Socket::OpenTcp(ring);
+  if (!s.ok()) co_return s.status();
+  sockaddr_in addr = Loopback(port);
+  auto st = co_await s->Connect(reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  if (!st.ok()) co_return st;
+  std::mt19937 rng(seed);
+  std::vector<std::byte> out(8192), in(8192);
+  for (int m = 0; m < messages; m++) {
+    size_t len = 1 + rng() % out.size();
+    for (size_t i = 0; i < len; i++) out[i] = static_cast<std::byte>(rng());
+    // Split the message at a random point: two sends, one message.
+    size_t split = rng() % len;
+    st = co_await s->SendAll(absl::MakeConstSpan(out.data(), split));
+    if (!st.ok()) co_return st;
+    st = co_await s->SendAll(absl::MakeConstSpan(out.data() + split, len - split));
+    if (!st.ok()) co_return st;
+    st = co_await s->RecvExactly(absl::MakeSpan(in.data(), len));
+    if (!st.ok()) co_return st;
+    if (memcmp(in.data(), out.data(), len) != 0)
+      co_return absl::DataLossError("echo mismatch");
+  }
+  co_return co_await s->Shutdown();
+}
+
+Task<int> EchoTest(Ring& ring, int connections, int messages) {
+  auto listener = Listener::Bind(ring, Loopback(0));
+  if (!listener.ok()) co_return -1;
+  Scope scope;
+  int failures = 0;
+  scope.Spawn(EchoServer(*listener, connections));
+  for (int c = 0; c < connections; c++) {
+    scope.Spawn([](Ring& ring, uint16_t port, int c, int messages, int& failures) -> Task<void> {
+      auto st = co_await EchoClient(ring, port, 1000 + c, messages);
+      if (!st.ok()) {
+        failures++;
+        ADD_FAILURE() << "client " << c << ": " << st;
+      }
+    }(ring, listener->port(), c, messages, failures));
+  }
+  co_await scope.Join();
+  co_return failures;
+}
+
+TEST(Socket, EchoWithRandomSizesAndSplitsAcross200Connections) {
+  auto ring = MakeRing();
+  EXPECT_EQ(ring->Run(EchoTest(*ring, 200, 20)), 0);
+  EXPECT_EQ(ring->in_flight(), 0u);
+}
+
+Task<absl::Status> RecvWithTimeout(Ring& ring, int fd, absl::Duration d) {
+  Socket s(ring, fd);
+  std::byte b[16];
+  auto n = co_await s.Recv(absl::MakeSpan(b), OpOptions{{}, d});
+  s.Release();
+  co_return n.status();
+}
+
+TEST(Cancellation, TimeoutEndsARecvWithCancelled) {
+  auto ring = MakeRing();
+  auto pair = testsupport::MakeTcpPair();
+  auto st = ring->Run(RecvWithTimeout(*ring, pair.server.get(), absl::Milliseconds(50)));
+  EXPECT_EQ(st.code(), absl::StatusCode::kCancelled) << st;
+}
+
+Task<absl::Status> RecvStoppedBySleeper(Ring& ring, int fd) {
+  std::stop_source stop;
+  Socket s(ring, fd);
+  std::byte b[16];
+  Scope scope;
+  scope.Spawn([](Ring& ring, std::stop_source& stop) -> Task<void> {
+    (void)co_await zcnet::Sleep(ring, absl::Milliseconds(20));
+    stop.request_stop();
+  }(ring, stop));
+  auto n = co_await s.Recv(absl::MakeSpan(b), OpOptions{stop.get_token(), {}});
+  s.Release();
+  co_await scope.Join();
+  co_return n.status();
+}
+
+TEST(Cancellation, StopTokenCancelsAPendingRecv) {
+  auto ring = MakeRing();
+  auto pair = testsupport::MakeTcpPair();
+  auto st = ring->Run(RecvStoppedBySleeper(*ring, pair.server.get()));
+  EXPECT_EQ(st.code(), absl::StatusCode::kCancelled) << st;
+}
+
+Task<void> BlockedRecv(Ring& ring, int fd, std::vector<std::byte>& buf) {
+  Socket s(ring, fd);
+  (void)co_await s.Recv(absl::MakeSpan(buf));
+  s.Release();
+}
+
+TEST(Cancellation, DestroyingAScopeWithRequestsInFlightWaitsForThem) {
+  auto ring = MakeRing();
+  auto pair = testsupport::MakeTcpPair();
+  std::vector<std::byte> buf(64);
+  ring->Run([](Ring& ring, int fd, std::vector<std::byte>& buf) -> Task<void> {
+    {
+      Scope scope;
+      for (int i = 0; i < 8; i++) scope.Spawn(BlockedRecv(ring, fd, buf));
+      EXPECT_EQ(scope.active(), 8u);
+    }  // destroyed with 8 receives armed
+    co_return;
+  }(*ring, pair.server.get(), buf));
+  EXPECT_GT(ring->in_flight(), 0u) << "the cancels and receives are still in flight";
+  ring->Drain();
+  EXPECT_EQ(ring->in_flight(), 0u);
+}
+
+Task<int> SleepThen(Ring& ring, int ms, int value) {
+  (void)co_await zcnet::Sleep(ring, absl::Milliseconds(ms));
+  co_return value;
+}
+
+TEST(Combinators, WhenAllCollectsEveryResult) {
+  auto ring = MakeRing();
+  auto [a, b, c] = ring->Run(zcnet::WhenAll(SleepThen(*ring, 30, 1), SleepThen(*ring, 10, 2),
+                                            Answer()));
+  EXPECT_EQ(a, 1);
+  EXPECT_EQ(b, 2);
+  EXPECT_EQ(c, 42);
+}
+
+TEST(Combinators, WhenAnyTakesTheFirstAndCancelsTheRest) {
+  auto ring = MakeRing();
+  std::vector<Task<int>> tasks;
+  tasks.push_back(SleepThen(*ring, 5000, 1));
+  tasks.push_back(SleepThen(*ring, 10, 2));
+  tasks.push_back(SleepThen(*ring, 5000, 3));
+  absl::Time start = absl::Now();
+  auto [index, value] = ring->Run(zcnet::WhenAny(std::move(tasks)));
+  EXPECT_EQ(index, 1u);
+  EXPECT_EQ(value, 2);
+  ring->Drain();  // the losers' cancelled sleeps
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2)) << "losers were not cancelled";
+}
+
+}  // namespace
