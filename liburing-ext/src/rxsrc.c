@@ -139,6 +139,13 @@ int uringx_rxsrc_flush(struct uringx_rxsrc *src)
 	return src->kind == URINGX_RX_ZCRX ? uringx_zcrx_flush(src->zcrx) : 0;
 }
 
+uint32_t uringx_rxsrc_available(const struct uringx_rxsrc *src)
+{
+	if (src->kind == URINGX_RX_ZCRX)
+		return uringx_zcrx_available(src->zcrx);
+	return uringx_pbufring_available(src->pbuf);
+}
+
 uint32_t uringx_rxsrc_outstanding(const struct uringx_rxsrc *src)
 {
 	return src->kind == URINGX_RX_ZCRX ? uringx_zcrx_outstanding(src->zcrx) :

@@ -39,6 +39,7 @@ struct uringx_zcrx {
 	uint32_t *returns;	/* per niov: released refs not yet in the refill ring */
 	uint32_t *pending;	/* niovs with returns, each listed once */
 	uint32_t nr_pending;
+	uint32_t pending_refs;	/* sum of returns[] */
 	uint32_t outstanding;
 	uint16_t tag;
 	bool nodev;
@@ -330,6 +331,7 @@ int uringx_zcrx_release(struct uringx_zcrx *zcrx, uint64_t token)
 	/* One refill entry returns one user reference. */
 	if (!zcrx->returns[niov]++)
 		zcrx->pending[zcrx->nr_pending++] = niov;
+	zcrx->pending_refs++;
 	if (zcrx->nr_pending >= REFILL_BATCH)
 		uringx_zcrx_flush(zcrx);
 	return 0;
@@ -361,6 +363,7 @@ int uringx_zcrx_flush(struct uringx_zcrx *zcrx)
 			rqe->len = 1u << zcrx->buf_shift;
 			rqe->__pad = 0;
 			zcrx->rq_tail_local++;
+			zcrx->pending_refs--;
 			published++;
 			if (!--zcrx->returns[niov])
 				zcrx->nr_pending--;
@@ -428,4 +431,11 @@ const void *uringx_zcrx_area(const struct uringx_zcrx *zcrx, uint64_t *len)
 uint32_t uringx_zcrx_outstanding(const struct uringx_zcrx *zcrx)
 {
 	return zcrx->outstanding;
+}
+
+uint32_t uringx_zcrx_available(const struct uringx_zcrx *zcrx)
+{
+	uint32_t held = zcrx->outstanding + zcrx->pending_refs;
+
+	return held >= zcrx->nr_niovs ? 0 : zcrx->nr_niovs - held;
 }

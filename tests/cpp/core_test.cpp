@@ -50,9 +50,17 @@ Task<int> Deep(int n) {
   co_return 1 + co_await Deep(n - 1);
 }
 
+// Symmetric transfer is a tail call only where the compiler emits one: GCC
+// does at -O2, not under AddressSanitizer, where a shallower chain is used.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kDeepChain = 2000;
+#else
+constexpr int kDeepChain = 1000000;
+#endif
+
 TEST(Task, DeepChainsDoNotGrowTheStack) {
   auto ring = MakeRing();
-  EXPECT_EQ(ring->Run(Deep(100000)), 100000);
+  EXPECT_EQ(ring->Run(Deep(kDeepChain)), kDeepChain);
 }
 
 Task<int> Throws() {
@@ -159,7 +167,8 @@ Task<absl::Status> RecvStoppedBySleeper(Ring& ring, int fd) {
     (void)co_await zcnet::Sleep(ring, absl::Milliseconds(20));
     stop.request_stop();
   }(ring, stop));
-  auto n = co_await s.Recv(absl::MakeSpan(b), OpOptions{stop.get_token(), {}});
+  std::stop_token token = stop.get_token();
+  auto n = co_await s.Recv(absl::MakeSpan(b), OpOptions{&token, {}});
   s.Release();
   co_await scope.Join();
   co_return n.status();

@@ -27,9 +27,17 @@ namespace zcnet {
 class Ring;
 
 // Per-operation knobs: cancellation and a deadline relative to submission.
+//
+// Trivially destructible on purpose: GCC 12 destroys some temporaries of a
+// co_await full-expression twice (a prvalue argument such as
+// `co_await s.Recv(buf, OpOptions{...})`), which is harmless only for types
+// like this one. @stop points at a token that outlives the co_await.
 struct OpOptions {
-  std::stop_token stop;
+  const std::stop_token* stop = nullptr;
   std::optional<absl::Duration> timeout;
+
+  bool stop_requested() const { return stop && stop->stop_requested(); }
+  bool stop_possible() const { return stop && stop->stop_possible(); }
 };
 
 class Operation {
@@ -42,6 +50,9 @@ class Operation {
 
   // Routes a CQE to the operation (Ring::Handle does this).
   void Complete(const io_uring_cqe* cqe) { complete_(this, cqe); }
+  // False for requests that never end on their own (e.g. a zcrx event
+  // sink): their CQEs do not count against Ring::in_flight().
+  bool counted() const { return counted_; }
   // Asks the kernel to cancel this operation's request(s).
   void Cancel();
   Ring& ring() const { return *ring_; }
@@ -61,6 +72,7 @@ class Operation {
 
   Ring* ring_;
   CompleteFn complete_;
+  bool counted_ = true;
   std::coroutine_handle<> waiter_;
   detail::PromiseBase* waiter_promise_ = nullptr;
 };

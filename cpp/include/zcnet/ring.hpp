@@ -69,7 +69,7 @@ class Ring {
   bool Handle(const io_uring_cqe* cqe) {
     if ((cqe->user_data & kUserDataTagMask) != kUserDataTag) return false;
     auto* op = reinterpret_cast<Operation*>(cqe->user_data & ~kUserDataTagMask);
-    if (!(cqe->flags & IORING_CQE_F_MORE) && in_flight_) in_flight_--;
+    if (!(cqe->flags & IORING_CQE_F_MORE) && (!op || op->counted()) && in_flight_) in_flight_--;
     if (op) op->Complete(cqe);
     return true;
   }
@@ -113,7 +113,7 @@ T Ring::Run(Task<T> task) {
 template <typename Prep, typename Result>
 template <typename Promise>
 bool IoAwaitable<Prep, Result>::await_suspend(std::coroutine_handle<Promise> h) {
-  if (options_.stop.stop_requested()) {
+  if (options_.stop_requested()) {
     res_ = -ECANCELED;
     return false;
   }
@@ -133,7 +133,7 @@ bool IoAwaitable<Prep, Result>::await_suspend(std::coroutine_handle<Promise> h) 
     Ring::SetOp(t, nullptr);
     ring_->AddInFlight();
   }
-  if (options_.stop.stop_possible()) on_stop_.emplace(options_.stop, detail::CancelOnStop{this});
+  if (options_.stop_possible()) on_stop_.emplace(*options_.stop, detail::CancelOnStop{this});
   return true;
 }
 

@@ -80,6 +80,15 @@ int uringx_rxsrc_release(struct uringx_rxsrc *src, uint64_t token);
 /* uringx_rxsrc_flush - publish batched returns (zcrx); no-op for buffer rings. */
 int uringx_rxsrc_flush(struct uringx_rxsrc *src);
 
+/*
+ * uringx_rxsrc_available - buffers the kernel can fill right now (a buffer
+ * ring's published buffers; a zcrx area's buffers neither held by views nor
+ * awaiting a refill flush). A receive that ended out of buffers should be
+ * re-armed at once when this is non-zero: its buffers came back before its
+ * last CQE was seen.
+ */
+uint32_t uringx_rxsrc_available(const struct uringx_rxsrc *src);
+
 /* uringx_rxsrc_outstanding - views not yet released. */
 uint32_t uringx_rxsrc_outstanding(const struct uringx_rxsrc *src);
 

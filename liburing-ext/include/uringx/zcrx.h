@@ -108,6 +108,12 @@ uint32_t uringx_zcrx_rx_buf_len(const struct uringx_zcrx *zcrx);
 const void *uringx_zcrx_area(const struct uringx_zcrx *zcrx, uint64_t *len);
 /* Views handed out and not yet released. */
 uint32_t uringx_zcrx_outstanding(const struct uringx_zcrx *zcrx);
+/*
+ * Buffers of the area neither held by views nor waiting in the refill queue
+ * to be flushed: what the kernel can fill (an upper bound; the kernel may
+ * still hold some in socket queues).
+ */
+uint32_t uringx_zcrx_available(const struct uringx_zcrx *zcrx);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,203 @@
+// RecvStream over RxPool: verified bulk transfer through every receive
+// mechanism available, backpressure, resets, cancellation, teardown.
+#include <gtest/gtest.h>
+#include <zcnet/net/socket.hpp>
+#include <zcnet/ring.hpp>
+#include <zcnet/rx_buffer.hpp>
+#include <zcnet/scope.hpp>
+
+#include <algorithm>
+#include <deque>
+
+#include "support/loopback.hpp"
+
+namespace {
+
+using testsupport::SenderEnd;
+using testsupport::StreamSender;
+using zcnet::OpOptions;
+using zcnet::Ring;
+using zcnet::RxBuffer;
+using zcnet::RxPool;
+using zcnet::Task;
+
+std::unique_ptr<Ring> MakeRing() {
+  auto ring = Ring::Create();
+  EXPECT_TRUE(ring.ok()) << ring.status();
+  return std::move(*ring);
+}
+
+struct Received {
+  uint64_t bytes = 0;
+  long first_bad = -1;
+  bool eof = false;
+  absl::Status error;
+  uint64_t max_held = 0;
+};
+
+// Receives until EOF, verifying; holds up to @hold buffers before releasing.
+Task<Received> Consume(RxPool& pool, int fd, uint64_t seed, size_t hold) {
+  Received r;
+  testsupport::SeededStream expect(seed);
+  auto stream = pool.Stream(fd);
+  if (!stream.ok()) {
+    r.error = stream.status();
+    co_return r;
+  }
+  std::deque<RxBuffer> held;
+  for (;;) {
+    absl::StatusOr<RxBuffer> b = co_await stream->Next();
+    if (!b.ok()) {
+      r.error = b.status();
+      break;
+    }
+    if (b->empty()) {
+      r.eof = true;
+      break;
+    }
+    long bad = expect.Verify(reinterpret_cast<const uint8_t*>(b->data()), b->size());
+    if (bad >= 0 && r.first_bad < 0) r.first_bad = static_cast<long>(r.bytes) + bad;
+    r.bytes += b->size();
+    held.push_back(std::move(*b));
+    if (held.size() > r.max_held) r.max_held = held.size();
+    // A slow consumer keeps @hold buffers (the whole pool: it runs dry), then lets go.
+    if (held.size() >= std::max<size_t>(hold, 1)) held.clear();
+  }
+  co_return r;
+}
+
+struct Mechanism {
+  const char* name;
+  RxPool::Options options;
+};
+
+class RecvStreamBulk : public ::testing::TestWithParam<Mechanism> {};
+
+TEST_P(RecvStreamBulk, OneGibVerifiedToEof) {
+  auto ring = MakeRing();
+  auto pool = RxPool::Create(*ring, GetParam().options);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  std::printf("receive mechanism: %s\n", (*pool)->Describe().c_str());
+  auto pair = testsupport::MakeTcpPair();
+  const uint64_t total = 1ull << 30;
+  StreamSender sender(pair.client.Release(), 31337, total, 256 << 10, SenderEnd::kClose);
+  Received r = ring->Run(Consume(**pool, pair.server.get(), 31337, 0));
+  EXPECT_TRUE(r.error.ok()) << r.error;
+  EXPECT_TRUE(r.eof);
+  EXPECT_EQ(r.first_bad, -1);
+  EXPECT_EQ(r.bytes, total);
+  EXPECT_EQ((*pool)->outstanding(), 0u);
+}
+
+RxPool::Options PbufOptions(bool inc, bool bundles) {
+  RxPool::Options o;
+  o.mode = URINGX_RXSRC_PBUF;
+  o.incremental = inc;
+  o.bundles = bundles;
+  return o;
+}
+
+INSTANTIATE_TEST_SUITE_P(Mechanisms, RecvStreamBulk,
+                         ::testing::Values(Mechanism{"pbuf_inc_bundle", PbufOptions(true, true)},
+                                           Mechanism{"pbuf_plain", PbufOptions(false, false)},
+                                           Mechanism{"auto", RxPool::Options{}}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(RecvStream, SlowConsumerDrainsThePoolAndLosesNothing) {
+  auto ring = MakeRing();
+  RxPool::Options o = PbufOptions(false, true);
+  o.buffers = 8;
+  o.buffer_size = 4096;
+  auto pool = RxPool::Create(*ring, o);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  auto pair = testsupport::MakeTcpPair();
+  const uint64_t total = 8u << 20;
+  StreamSender sender(pair.client.Release(), 4, total, 65536, SenderEnd::kClose);
+  Received r = ring->Run(Consume(**pool, pair.server.get(), 4, 8));
+  EXPECT_TRUE(r.error.ok()) << r.error;
+  EXPECT_EQ(r.max_held, 8u) << "the consumer never held the whole pool";
+  EXPECT_EQ(r.first_bad, -1);
+  EXPECT_EQ(r.bytes, total);
+  EXPECT_TRUE(r.eof);
+}
+
+TEST(RecvStream, PeerResetMidStreamIsAnError) {
+  auto ring = MakeRing();
+  auto pool = RxPool::Create(*ring, PbufOptions(true, true));
+  ASSERT_TRUE(pool.ok());
+  auto pair = testsupport::MakeTcpPair();
+  StreamSender sender(pair.client.Release(), 8, 1 << 20, 4096, SenderEnd::kReset);
+  Received r = ring->Run(Consume(**pool, pair.server.get(), 8, 0));
+  EXPECT_EQ(r.error.code(), absl::StatusCode::kUnavailable) << r.error;
+  EXPECT_EQ(r.first_bad, -1) << "bytes before the reset must be intact";
+}
+
+Task<absl::Status> NextWithOptions(RxPool& pool, int fd, OpOptions options) {
+  auto stream = pool.Stream(fd);
+  if (!stream.ok()) co_return stream.status();
+  auto b = co_await stream->Next(std::move(options));
+  co_return b.status();
+}
+
+TEST(RecvStream, NextTimesOut) {
+  auto ring = MakeRing();
+  auto pool = RxPool::Create(*ring, PbufOptions(true, true));
+  ASSERT_TRUE(pool.ok());
+  auto pair = testsupport::MakeTcpPair();
+  auto st = ring->Run(
+      NextWithOptions(**pool, pair.server.get(), OpOptions{{}, absl::Milliseconds(30)}));
+  EXPECT_EQ(st.code(), absl::StatusCode::kDeadlineExceeded) << st;
+  ring->Drain();
+  EXPECT_EQ(ring->in_flight(), 0u);
+}
+
+TEST(RecvStream, NextStopsOnRequest) {
+  auto ring = MakeRing();
+  auto pool = RxPool::Create(*ring, PbufOptions(true, true));
+  ASSERT_TRUE(pool.ok());
+  auto pair = testsupport::MakeTcpPair();
+  std::stop_source stop;
+  auto st = ring->Run([](Ring& ring, RxPool& pool, int fd, std::stop_source& stop) -> Task<absl::Status> {
+    zcnet::Scope scope;
+    scope.Spawn([](Ring& ring, std::stop_source& stop) -> Task<void> {
+      (void)co_await zcnet::Sleep(ring, absl::Milliseconds(20));
+      stop.request_stop();
+    }(ring, stop));
+    std::stop_token token = stop.get_token();
+    auto st = co_await NextWithOptions(pool, fd, OpOptions{&token, {}});
+    co_await scope.Join();
+    co_return st;
+  }(*ring, **pool, pair.server.get(), stop));
+  EXPECT_EQ(st.code(), absl::StatusCode::kCancelled) << st;
+}
+
+TEST(RecvStream, DestroyedWhileArmedCancelsAndFreesLater) {
+  auto ring = MakeRing();
+  auto pool = RxPool::Create(*ring, PbufOptions(false, false));
+  ASSERT_TRUE(pool.ok());
+  auto pair = testsupport::MakeTcpPair();
+  ring->Run([](RxPool& pool, int fd, int peer) -> Task<void> {
+    auto stream = pool.Stream(fd);
+    EXPECT_TRUE(stream.ok());
+    if (write(peer, "abc", 3) != 3) ADD_FAILURE();
+    auto b = co_await stream->Next();
+    EXPECT_TRUE(b.ok());
+    EXPECT_EQ(b->size(), 3u);
+    // The stream (and its armed receive) goes away here, the buffer too.
+  }(**pool, pair.server.get(), pair.client.get()));
+  ring->Drain();
+  EXPECT_EQ((*pool)->outstanding(), 0u);
+  EXPECT_EQ(ring->in_flight(), 0u);
+}
+
+TEST(RecvStream, IncrementalPoolRefusesASecondStream) {
+  auto ring = MakeRing();
+  auto pool = RxPool::Create(*ring, PbufOptions(true, false));
+  ASSERT_TRUE(pool.ok());
+  auto a = (*pool)->Stream(100);
+  ASSERT_TRUE(a.ok());
+  auto b = (*pool)->Stream(101);
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kFailedPrecondition) << b.status();
+}
+
+}  // namespace
