@@ -89,8 +89,6 @@ TxPool::SendSlot* SendZcAwaiter::Submit() {
     // The kernel copies when the send runs, maybe after a wait: lent until then.
     uringx_bufpool_lend(pool->pool_, slot->token);
     io_uring_prep_send(sqe, fd_, buf_.chunk_.addr, buf_.size_, MSG_WAITALL | MSG_NOSIGNAL);
-    sqe->ioprio |= IORING_RECVSEND_FIXED_BUF;
-    sqe->buf_index = buf_.chunk_.buf_index;
     pool->stats_.plain_sends++;
   }
   Ring::SetOp(sqe, slot);

@@ -9,7 +9,8 @@
 //
 // Knobs: sends shorter than zc_min_bytes use a plain send from the same
 // registered chunk (zero-copy costs a notification and page pinning, not
-// worth it for small payloads), and with copy_fallback the pool switches to
+// worth it for small payloads; the kernel copies them from the chunk), and
+// with copy_fallback the pool switches to
 // plain sends once the kernel reports (IORING_SEND_ZC_REPORT_USAGE) that it
 // copied anyway, as on loopback.
 #pragma once

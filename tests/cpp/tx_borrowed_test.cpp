@@ -1,0 +1,200 @@
+// SendZc buffer lifetime, and zcnet hosted on a ring the application owns.
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <zcnet/net/socket.hpp>
+#include <zcnet/ring.hpp>
+#include <zcnet/scope.hpp>
+#include <zcnet/tx_buffer.hpp>
+
+#include <thread>
+#include <vector>
+
+#include "support/loopback.hpp"
+
+namespace {
+
+using zcnet::Ring;
+using zcnet::Scope;
+using zcnet::Socket;
+using zcnet::Task;
+using zcnet::TxBuffer;
+using zcnet::TxPool;
+
+std::unique_ptr<Ring> MakeRing() {
+  auto ring = Ring::Create();
+  EXPECT_TRUE(ring.ok()) << ring.status();
+  return std::move(*ring);
+}
+
+std::thread Drain(int fd, uint64_t total, uint64_t seed, bool* ok) {
+  return std::thread([=] {
+    testsupport::SeededStream expect(seed);
+    std::vector<uint8_t> buf(1 << 16);
+    uint64_t got = 0;
+    bool good = true;
+    while (got < total) {
+      ssize_t n = read(fd, buf.data(), buf.size());
+      if (n <= 0) break;
+      if (expect.Verify(buf.data(), static_cast<size_t>(n)) >= 0) good = false;
+      got += static_cast<uint64_t>(n);
+    }
+    *ok = good && got == total;
+  });
+}
+
+TEST(SendZc, ChunkReturnsOnlyAfterTheNotification) {
+  auto ring = MakeRing();
+  TxPool::Options o;
+  o.chunks = 1;
+  o.chunk_size = 64 << 10;
+  o.copy_fallback = false;  // stay on SEND_ZC even though loopback copies
+  auto pool = TxPool::Create(*ring, o);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  auto pair = testsupport::MakeTcpPair();
+  bool ok = false;
+  std::thread reader = Drain(pair.server.get(), 64 << 10, 5, &ok);
+  ring->Run([](TxPool& pool, int fd) -> Task<void> {
+    auto b = pool.Allocate();
+    EXPECT_TRUE(b.ok());
+    testsupport::SeededStream gen(5);
+    gen.Fill(reinterpret_cast<uint8_t*>(b->data()), b->capacity());
+    b->resize(b->capacity());
+    auto sent = co_await zcnet::SendZc(fd, std::move(*b));
+    EXPECT_TRUE(sent.ok()) << sent.status();
+    EXPECT_EQ(*sent, 64u << 10);
+    // Queued, but the notification decides when the pages are free again.
+    if (pool.lent_chunks() == 1) {
+      EXPECT_EQ(pool.Allocate().status().code(), absl::StatusCode::kResourceExhausted);
+    }
+    auto again = co_await pool.Acquire();  // resumes after the notification
+    EXPECT_TRUE(again.ok());
+    EXPECT_EQ(pool.lent_chunks(), 0u);
+  }(**pool, pair.client.get()));
+  reader.join();
+  EXPECT_TRUE(ok);
+  EXPECT_EQ((*pool)->stats().zc_sends, 1u);
+  EXPECT_EQ((*pool)->stats().notifications, 1u);
+  EXPECT_EQ((*pool)->stats().bytes_copied + (*pool)->stats().bytes_zerocopy, 64u << 10);
+}
+
+TEST(SendZc, StreamsVerifiedDataAndFallsBackWhenTheKernelCopies) {
+  auto ring = MakeRing();
+  auto pool = TxPool::Create(*ring, TxPool::Options{});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  auto pair = testsupport::MakeTcpPair();
+  const uint64_t total = 64u << 20;
+  bool ok = false;
+  std::thread reader = Drain(pair.server.get(), total, 9, &ok);
+  ring->Run([](TxPool& pool, int fd, uint64_t total) -> Task<void> {
+    testsupport::SeededStream gen(9);
+    uint64_t sent = 0;
+    while (sent < total) {
+      auto b = co_await pool.Acquire();
+      if (!b.ok()) co_return;
+      size_t n = std::min<uint64_t>(b->capacity(), total - sent);
+      gen.Fill(reinterpret_cast<uint8_t*>(b->data()), n);
+      b->resize(n);
+      auto r = co_await zcnet::SendZc(fd, std::move(*b));
+      EXPECT_TRUE(r.ok()) << r.status();
+      if (!r.ok()) co_return;
+      sent += *r;
+    }
+  }(**pool, pair.client.get(), total));
+  reader.join();
+  EXPECT_TRUE(ok);
+  const auto& st = (*pool)->stats();
+  EXPECT_GE(st.zc_sends, 1u);
+  EXPECT_TRUE((*pool)->copies_seen()) << "loopback copies; the kernel must say so";
+  EXPECT_GT(st.plain_sends, 0u) << "copy_fallback did not switch to plain sends";
+  EXPECT_EQ((*pool)->lent_chunks(), 0u);
+}
+
+TEST(SendZc, ClosedDescriptorFailsAndReturnsTheChunk) {
+  auto ring = MakeRing();
+  TxPool::Options o;
+  o.chunks = 1;
+  auto pool = TxPool::Create(*ring, o);
+  ASSERT_TRUE(pool.ok());
+  auto st = ring->Run([](TxPool& pool) -> Task<absl::Status> {
+    auto b = pool.Allocate();
+    b->resize(8192);
+    auto r = co_await zcnet::SendZc(1000000, std::move(*b));
+    co_return r.status();
+  }(**pool));
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+  EXPECT_EQ((*pool)->free_chunks(), 1u);
+}
+
+// The application owns the ring, submits its own requests, and passes CQEs to
+// zcnet; zcnet's coroutines run an echo exchange meanwhile.
+TEST(Borrowed, SharesTheRingWithForeignRequests) {
+  io_uring app_ring;
+  ASSERT_EQ(io_uring_queue_init(256, &app_ring, 0), 0);
+  auto zring = Ring::Borrow(&app_ring);
+  auto pair = testsupport::MakeTcpPair();
+  int pipefd[2];
+  ASSERT_EQ(pipe(pipefd), 0);
+
+  // Foreign requests: a timer, a read that completes later, a NOP.
+  __kernel_timespec ts{0, 30 * 1000 * 1000};
+  io_uring_sqe* timer = io_uring_get_sqe(&app_ring);
+  io_uring_prep_timeout(timer, &ts, 0, 0);
+  io_uring_sqe_set_data64(timer, 1);
+  char pipebuf[8];
+  io_uring_sqe* rd = io_uring_get_sqe(&app_ring);
+  io_uring_prep_read(rd, pipefd[0], pipebuf, sizeof(pipebuf), 0);
+  io_uring_sqe_set_data64(rd, 2);
+  io_uring_sqe* nop = io_uring_get_sqe(&app_ring);
+  io_uring_prep_nop(nop);
+  io_uring_sqe_set_data64(nop, 3);
+
+  Scope scope;
+  bool echoed = false;
+  scope.Spawn([](Ring& ring, int a, int b, bool& echoed) -> Task<void> {
+    Socket sa(ring, a), sb(ring, b);
+    std::byte out[5] = {std::byte{'h'}, std::byte{'e'}, std::byte{'l'}, std::byte{'l'},
+                        std::byte{'o'}};
+    std::byte in[5];
+    auto st = co_await sa.SendAll(absl::MakeConstSpan(out));
+    EXPECT_TRUE(st.ok());
+    st = co_await sb.RecvExactly(absl::MakeSpan(in));
+    EXPECT_TRUE(st.ok());
+    echoed = memcmp(in, out, 5) == 0;
+    sa.Release();
+    sb.Release();
+  }(*zring, pair.client.get(), pair.server.get(), echoed));
+
+  int foreign = 0, zcnet_cqes = 0;
+  bool wrote = false;
+  while (foreign < 3 || scope.active()) {
+    ASSERT_GE(io_uring_submit_and_wait(&app_ring, 1), 0);
+    io_uring_cqe* cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&app_ring, head, cqe) {
+      seen++;
+      if (zring->Handle(cqe)) {
+        zcnet_cqes++;
+        continue;
+      }
+      foreign++;
+      if (cqe->user_data == 2) {
+        EXPECT_EQ(cqe->res, 4);
+      }
+    }
+    io_uring_cq_advance(&app_ring, seen);
+    if (!wrote) {
+      ASSERT_EQ(write(pipefd[1], "pipe", 4), 4);
+      wrote = true;
+    }
+  }
+  EXPECT_TRUE(echoed);
+  EXPECT_EQ(foreign, 3) << "zcnet must leave the application's CQEs alone";
+  EXPECT_GE(zcnet_cqes, 2);
+  EXPECT_EQ(zring->in_flight(), 0u);
+  zring.reset();
+  io_uring_queue_exit(&app_ring);
+  close(pipefd[0]);
+  close(pipefd[1]);
+}
+
+}  // namespace
