@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <vector>
 
 namespace zcnet {
 
@@ -46,6 +47,100 @@ Task<absl::Status> Socket::RecvExactly(absl::Span<std::byte> buf, OpOptions opti
     buf.remove_prefix(*n);
   }
   co_return absl::OkStatus();
+}
+
+struct AcceptStream::State : Operation {
+  State(Ring& ring, int listen_fd) : Operation(ring, &State::OnCqe), fd(listen_fd) {}
+
+  static void OnCqe(Operation* op, const io_uring_cqe* cqe) {
+    auto* s = static_cast<State*>(op);
+    if (!(cqe->flags & IORING_CQE_F_MORE)) s->armed = false;
+    if (cqe->res >= 0) {
+      s->ready.push_back(cqe->res);
+    } else if (!(cqe->flags & IORING_CQE_F_MORE)) {
+      s->error = cqe->res;
+    }
+    if (s->orphaned) {
+      s->CloseReady();
+      if (!s->armed) delete s;
+      return;
+    }
+    // A multishot accept can end without an error (e.g. CQ overflow): re-arm.
+    if (!s->armed && !s->error) s->Arm();
+    if (s->waiting && (!s->ready.empty() || s->error)) {
+      s->waiting = false;
+      s->ResumeWaiter();
+    }
+  }
+
+  void Arm() {
+    io_uring_sqe* sqe = ring_->GetSqe();
+    io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
+    Ring::SetOp(sqe, this);
+    ring_->AddInFlight();
+    armed = true;
+  }
+
+  void CloseReady() {
+    for (int c : ready) ::close(c);
+    ready.clear();
+  }
+
+  template <typename Promise>
+  void Wait(std::coroutine_handle<Promise> h) {
+    SetWaiter(h);
+    waiting = true;
+  }
+
+  int fd;
+  std::vector<int> ready;  // accepted, not yet taken
+  size_t head = 0;
+  int error = 0;
+  bool armed = false;
+  bool waiting = false;
+  bool orphaned = false;
+};
+
+AcceptStream Listener::AcceptMany() { return AcceptStream(new AcceptStream::State(*ring_, fd())); }
+
+AcceptStream::~AcceptStream() {
+  if (!state_) return;
+  State* s = std::exchange(state_, nullptr);
+  s->orphaned = true;
+  s->CloseReady();
+  if (s->armed) {
+    s->Cancel();
+  } else {
+    delete s;
+  }
+}
+
+namespace {
+
+struct AcceptAwaiter {
+  AcceptStream::State* s;
+  bool await_ready() const noexcept { return !s->ready.empty() || s->error; }
+  template <typename Promise>
+  void await_suspend(std::coroutine_handle<Promise> h) {
+    s->Wait(h);
+    if (!s->armed) s->Arm();
+  }
+  void await_resume() const noexcept {}
+};
+
+}  // namespace
+
+Task<absl::StatusOr<Socket>> AcceptStream::Next(OpOptions options) {
+  State* s = state_;
+  if (options.stop_requested()) co_return ErrnoStatus("accept", ECANCELED);
+  co_await AcceptAwaiter{s};
+  if (!s->ready.empty()) {
+    int fd = s->ready.front();
+    s->ready.erase(s->ready.begin());
+    co_return Socket(s->ring(), fd);
+  }
+  int err = std::exchange(s->error, 0);
+  co_return ErrnoStatus("accept", err);
 }
 
 absl::StatusOr<Listener> Listener::Bind(Ring& ring, const sockaddr_in& addr, int backlog) {

@@ -83,11 +83,22 @@ Task<void> EchoConnection(Socket s) {
   }
 }
 
+// Half the connections through single accepts, half through one multishot.
 Task<void> EchoServer(Listener& l, int connections) {
   Scope scope;
-  for (int i = 0; i < connections; i++) {
+  int i = 0;
+  for (; i < connections / 2; i++) {
     auto s = co_await l.Accept();
     if (!s.ok()) co_return;
+    scope.Spawn(EchoConnection(std::move(*s)));
+  }
+  zcnet::AcceptStream many = l.AcceptMany();
+  for (; i < connections; i++) {
+    auto s = co_await many.Next();
+    if (!s.ok()) {
+      ADD_FAILURE() << s.status();
+      co_return;
+    }
     scope.Spawn(EchoConnection(std::move(*s)));
   }
   co_await scope.Join();

@@ -127,6 +127,29 @@ class Socket {
   int fd_ = -1;
 };
 
+class Listener;
+
+// A multishot accept: every co_await Next() yields the next connection from
+// one armed IORING_OP_ACCEPT (IORING_ACCEPT_MULTISHOT). Destroying the stream
+// cancels it; connections accepted but not taken are closed.
+class AcceptStream {
+ public:
+  AcceptStream(AcceptStream&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
+  AcceptStream(const AcceptStream&) = delete;
+  AcceptStream& operator=(const AcceptStream&) = delete;
+  ~AcceptStream();
+
+  // Next yields an accepted Socket, or the accept error (Cancelled on stop).
+  Task<absl::StatusOr<Socket>> Next(OpOptions options = {});
+
+  struct State;
+
+ private:
+  friend class Listener;
+  explicit AcceptStream(State* s) : state_(s) {}
+  State* state_;
+};
+
 // A listening TCP socket.
 class Listener {
  public:
@@ -144,6 +167,9 @@ class Listener {
                   },
                   AcceptResult{ring_});
   }
+
+  // AcceptMany arms one multishot accept (armed at the first Next()).
+  AcceptStream AcceptMany();
 
   uint16_t port() const { return port_; }
   int fd() const { return socket_.fd(); }
