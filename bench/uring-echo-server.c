@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+/*
+ * uring-echo-server - the hand-written C counterpart of `zcnet-echo server`,
+ * with the same mechanisms: multishot accept, one multishot receive per
+ * connection from a shared provided-buffer ring (liburing-ext pbufring), and
+ * one send in flight per connection, each received view released when its
+ * echo has been sent. Used by bench/echo-compare to price the coroutine layer.
+ *
+ * usage: uring-echo-server PORT [BUFFERS] [BUFFER_SIZE]
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <uringx/uringx.h>
+
+#define MAX_CONN 4096
+#define QUEUE 1024
+#define ACCEPT_TAG (1ULL << 62)
+#define SEND_TAG (1ULL << 61)
+
+struct conn {
+	int fd;
+	bool sending;
+	bool starved;			/* receive ended on ENOBUFS */
+	uint32_t head, tail;		/* queued views */
+	uint32_t sent;			/* bytes of the head view already sent */
+	struct uringx_rx_view q[QUEUE];
+};
+
+static struct conn conns[MAX_CONN];
+static int starved;
+static struct uringx_pbufring *pbr;
+static struct io_uring ring;
+
+static void arm_recv(int i)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+	uringx_pbufring_prep_recv(pbr, sqe, conns[i].fd);
+	io_uring_sqe_set_data64(sqe, (uint64_t)i);
+}
+
+static void send_head(int i)
+{
+	struct conn *c = &conns[i];
+	struct uringx_rx_view *v = &c->q[c->head % QUEUE];
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+	io_uring_prep_send(sqe, c->fd, (const char *)v->data + c->sent, v->len - c->sent,
+			   MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, SEND_TAG | (uint64_t)i);
+	c->sending = true;
+}
+
+static void close_conn(int i)
+{
+	struct conn *c = &conns[i];
+
+	while (c->head != c->tail)
+		uringx_pbufring_release(pbr, c->q[c->head++ % QUEUE].token);
+	close(c->fd);
+	c->fd = -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct uringx_pbufring_params pp = { QUEUE, 4096, 1, URINGX_PBUF_BUNDLE };
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	struct uringx_rx_view views[4096];
+	int lfd, one = 1;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: uring-echo-server PORT [BUFFERS] [BUFFER_SIZE]\n");
+		return 2;
+	}
+	if (argc > 2)
+		pp.nr_bufs = (uint32_t)atoi(argv[2]);
+	if (pp.nr_bufs > QUEUE)
+		pp.nr_bufs = QUEUE;
+	if (argc > 3)
+		pp.buf_size = (uint32_t)atoi(argv[3]);
+	signal(SIGPIPE, SIG_IGN);
+	addr.sin_port = htons((uint16_t)atoi(argv[1]));
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) || listen(lfd, 1024)) {
+		perror("uring-echo-server: listen");
+		return 1;
+	}
+	if (io_uring_queue_init(4096, &ring, IORING_SETUP_SINGLE_ISSUER |
+				IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL) ||
+	    uringx_pbufring_create(&ring, &pp, &pbr, NULL)) {
+		fprintf(stderr, "uring-echo-server: ring setup failed\n");
+		return 1;
+	}
+	for (int i = 0; i < MAX_CONN; i++)
+		conns[i].fd = -1;
+	{
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+		io_uring_prep_multishot_accept(sqe, lfd, NULL, NULL, SOCK_CLOEXEC);
+		io_uring_sqe_set_data64(sqe, ACCEPT_TAG);
+	}
+	printf("uring-echo-server on 127.0.0.1:%s\n", argv[1]);
+	fflush(stdout);
+
+	for (;;) {
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+
+		if (io_uring_submit_and_wait(&ring, 1) < 0)
+			break;
+		io_uring_for_each_cqe(&ring, head, cqe) {
+			uint64_t ud = cqe->user_data;
+
+			seen++;
+			if (ud & ACCEPT_TAG) {
+				int fd = cqe->res;
+
+				if (fd >= 0 && fd < MAX_CONN) {
+					conns[fd].fd = fd;
+					conns[fd].head = conns[fd].tail = conns[fd].sent = 0;
+					conns[fd].sending = false;
+					conns[fd].starved = false;
+					setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
+					arm_recv(fd);
+				} else if (fd >= 0) {
+					close(fd);
+				}
+				continue;
+			}
+			if (ud & SEND_TAG) {
+				int i = (int)(ud & 0xffff);
+				struct conn *c = &conns[i];
+
+				c->sending = false;
+				if (c->fd < 0)
+					continue;
+				if (cqe->res < 0) {
+					close_conn(i);
+					continue;
+				}
+				c->sent += (uint32_t)cqe->res;
+				if (c->sent == c->q[c->head % QUEUE].len) {
+					uringx_pbufring_release(pbr, c->q[c->head++ % QUEUE].token);
+					c->sent = 0;
+				}
+				/* Buffers came back: re-arm receives that ran dry. */
+				for (int k = 0; starved && k < MAX_CONN; k++)
+					if (conns[k].starved && conns[k].fd >= 0) {
+						conns[k].starved = false;
+						starved--;
+						arm_recv(k);
+					}
+				if (c->head != c->tail)
+					send_head(i);
+				continue;
+			}
+			{
+				int i = (int)ud;
+				struct conn *c = &conns[i];
+				struct uringx_rx_event ev;
+
+				if (c->fd < 0 || uringx_pbufring_decode(pbr, cqe, views, 4096, &ev))
+					continue;
+				for (uint32_t k = 0; k < ev.nr_views; k++) {
+					/* QUEUE >= the pool: a connection cannot hold more views. */
+					c->q[c->tail++ % QUEUE] = views[k];
+				}
+				if (!c->sending && c->head != c->tail)
+					send_head(i);
+				if (ev.eof || ev.error) {
+					close_conn(i);
+				} else if (ev.out_of_buffers) {
+					c->starved = true;
+					starved++;
+				} else if (ev.rearm) {
+					arm_recv(i);
+				}
+			}
+		}
+		io_uring_cq_advance(&ring, seen);
+	}
+	return 0;
+}
