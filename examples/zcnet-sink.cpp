@@ -1,0 +1,229 @@
+// zcnet-sink - receive a TCP stream with zcnet and say what it cost.
+//
+//   zcnet-sink --listen A:P [--verify] [--rx auto|pbuf|zcrx] [--ifname IF --queue Q]
+//   zcnet-sink --self BYTES [--verify] [--rx ...]
+//
+// Receives on a RecvStream (zcrx when the named NIC queue allows it, else a
+// provided-buffer ring; the choice and its reason are printed), optionally
+// verifies every byte against uringx-stream's pattern, and prints throughput,
+// completions and io_uring_enter calls. --self sends BYTES to itself over
+// 127.0.0.1 from a TxPool with SendZc, in the same ring.
+#include <arpa/inet.h>
+#include <getopt.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <zcnet/net/socket.hpp>
+#include <zcnet/ring.hpp>
+#include <zcnet/rx_buffer.hpp>
+#include <zcnet/scope.hpp>
+#include <zcnet/tx_buffer.hpp>
+
+#include "stream_pattern.hpp"
+
+namespace {
+
+using zcnet::Ring;
+using zcnet::RxPool;
+using zcnet::Task;
+
+struct Options {
+  std::string listen;
+  uint64_t self_bytes = 0;
+  bool verify = false;
+  RxPool::Options pool;
+};
+
+[[noreturn]] void Usage(int code) {
+  std::fprintf(code ? stderr : stdout,
+               "usage: zcnet-sink --listen ADDR:PORT [--verify] [--rx auto|pbuf|zcrx]\n"
+               "                  [--ifname IF [--queue N]]\n"
+               "       zcnet-sink --self BYTES [--verify] [--rx ...]\n"
+               "Receives one TCP stream (--self: sends it to itself over 127.0.0.1 with\n"
+               "SendZc) and prints throughput and which receive mechanism ran, and why.\n"
+               "--verify checks every byte against uringx-stream's pattern.\n");
+  std::exit(code);
+}
+
+uint64_t ParseSize(const char* s) {
+  char* end;
+  uint64_t v = std::strtoull(s, &end, 10);
+  switch (*end) {
+    case 'G': v <<= 10; [[fallthrough]];
+    case 'M': v <<= 10; [[fallthrough]];
+    case 'K': v <<= 10; end++; break;
+    default: break;
+  }
+  if (*end || !v) {
+    std::fprintf(stderr, "zcnet-sink: bad size '%s'\n", s);
+    std::exit(2);
+  }
+  return v;
+}
+
+bool ParseAddr(const std::string& s, sockaddr_in* a) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos) return false;
+  *a = {};
+  a->sin_family = AF_INET;
+  a->sin_port = htons(static_cast<uint16_t>(std::atoi(s.c_str() + colon + 1)));
+  return inet_pton(AF_INET, s.substr(0, colon).c_str(), &a->sin_addr) == 1;
+}
+
+Task<absl::Status> SendSelf(Ring& ring, uint16_t port, uint64_t total) {
+  auto pool = zcnet::TxPool::Create(ring, {});
+  if (!pool.ok()) co_return pool.status();
+  auto s = zcnet::Socket::OpenTcp(ring);
+  if (!s.ok()) co_return s.status();
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  auto st = co_await s->Connect(reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  if (!st.ok()) co_return st;
+  for (uint64_t sent = 0; sent < total;) {
+    auto b = co_await (*pool)->Acquire();
+    if (!b.ok()) co_return b.status();
+    size_t n = std::min<uint64_t>(b->capacity(), total - sent);
+    for (size_t i = 0; i < n; i++) b->data()[i] = std::byte{examples::StreamPattern(sent + i)};
+    b->resize(n);
+    auto r = co_await zcnet::SendZc(s->fd(), std::move(*b));
+    if (!r.ok()) co_return r.status();
+    sent += *r;
+  }
+  co_return co_await s->Shutdown();
+}
+
+Task<int> Sink(Ring& ring, const Options& o) {
+  auto pool = RxPool::Create(ring, o.pool);
+  if (!pool.ok()) {
+    std::fprintf(stderr, "zcnet-sink: %s\n", pool.status().ToString().c_str());
+    co_return 1;
+  }
+  std::printf("receive mechanism: %s\n", (*pool)->Describe().c_str());
+  sockaddr_in addr{};
+  if (!o.listen.empty() && !ParseAddr(o.listen, &addr)) {
+    std::fprintf(stderr, "zcnet-sink: --listen wants IPv4:PORT, got '%s'\n", o.listen.c_str());
+    co_return 2;
+  }
+  if (o.listen.empty()) {
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  }
+  auto listener = zcnet::Listener::Bind(ring, addr);
+  if (!listener.ok()) {
+    std::fprintf(stderr, "zcnet-sink: %s\n", listener.status().ToString().c_str());
+    co_return 1;
+  }
+  std::printf("listening on port %u\n", listener->port());
+  std::fflush(stdout);
+
+  zcnet::Scope scope;
+  absl::Status send_status;
+  if (o.self_bytes) {
+    scope.Spawn([](Ring& ring, uint16_t port, uint64_t n, absl::Status& out) -> Task<void> {
+      out = co_await SendSelf(ring, port, n);
+    }(ring, listener->port(), o.self_bytes, send_status));
+  }
+  auto conn = co_await listener->Accept();
+  if (!conn.ok()) {
+    std::fprintf(stderr, "zcnet-sink: %s\n", conn.status().ToString().c_str());
+    co_return 1;
+  }
+  absl::Time start = absl::Now();
+  uint64_t enters0 = ring.enter_calls();
+  uint64_t got = 0, bad_at = UINT64_MAX;
+  absl::Status recv_status;
+  {
+    auto stream = (*pool)->Stream(conn->fd());
+    if (!stream.ok()) co_return 1;
+    for (;;) {
+      auto b = co_await stream->Next();
+      if (!b.ok()) {
+        recv_status = b.status();
+        break;
+      }
+      if (b->empty()) break;
+      if (o.verify && bad_at == UINT64_MAX)
+        for (size_t i = 0; i < b->size(); i++)
+          if (static_cast<uint8_t>(b->data()[i]) != examples::StreamPattern(got + i)) {
+            bad_at = got + i;
+            break;
+          }
+      got += b->size();
+    }
+    double secs = absl::ToDoubleSeconds(absl::Now() - start);
+    std::printf("received %llu bytes in %.3f s: %.2f Gbit/s; %llu receive CQEs (%.1f per MB), "
+                "%llu io_uring_enter (%.2f per MB)\n",
+                (unsigned long long)got, secs, static_cast<double>(got) * 8 / secs / 1e9,
+                (unsigned long long)stream->cqes(), static_cast<double>(stream->cqes()) / (static_cast<double>(got) / 1e6),
+                (unsigned long long)(ring.enter_calls() - enters0),
+                static_cast<double>(ring.enter_calls() - enters0) / (static_cast<double>(got) / 1e6));
+  }
+  co_await scope.Join();
+  uringx_zcrx_stats zs = (*pool)->zcrx_stats();
+  if (zs.kernel_counts)
+    std::printf("zcrx copy fallback (kernel counters): %llu completions, %llu bytes\n",
+                (unsigned long long)zs.copy_count, (unsigned long long)zs.copy_bytes);
+  if (o.verify) std::printf("verify: %s\n", bad_at == UINT64_MAX ? "every byte matched" : "MISMATCH");
+  int rc = 0;
+  if (!recv_status.ok()) {
+    std::fprintf(stderr, "zcnet-sink: %s\n", recv_status.ToString().c_str());
+    rc = 1;
+  }
+  if (!send_status.ok()) {
+    std::fprintf(stderr, "zcnet-sink: sender: %s\n", send_status.ToString().c_str());
+    rc = 1;
+  }
+  if (o.self_bytes && got != o.self_bytes) {
+    std::fprintf(stderr, "zcnet-sink: received %llu of %llu bytes\n", (unsigned long long)got,
+                 (unsigned long long)o.self_bytes);
+    rc = 1;
+  }
+  if (bad_at != UINT64_MAX) {
+    std::fprintf(stderr, "zcnet-sink: corrupt byte at offset %llu\n", (unsigned long long)bad_at);
+    rc = 1;
+  }
+  co_return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  static const option opts[] = {{"listen", required_argument, nullptr, 'l'},
+                                {"self", required_argument, nullptr, 's'},
+                                {"verify", no_argument, nullptr, 'v'},
+                                {"rx", required_argument, nullptr, 'r'},
+                                {"ifname", required_argument, nullptr, 'i'},
+                                {"queue", required_argument, nullptr, 'q'},
+                                {"help", no_argument, nullptr, 'h'},
+                                {nullptr, 0, nullptr, 0}};
+  Options o;
+  for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
+    switch (c) {
+      case 'l': o.listen = optarg; break;
+      case 's': o.self_bytes = ParseSize(optarg); break;
+      case 'v': o.verify = true; break;
+      case 'i': o.pool.ifname = optarg; break;
+      case 'q': o.pool.queue = static_cast<uint32_t>(std::atoi(optarg)); break;
+      case 'r':
+        if (!std::strcmp(optarg, "auto")) o.pool.mode = URINGX_RXSRC_AUTO;
+        else if (!std::strcmp(optarg, "pbuf")) o.pool.mode = URINGX_RXSRC_PBUF;
+        else if (!std::strcmp(optarg, "zcrx")) o.pool.mode = URINGX_RXSRC_ZCRX;
+        else Usage(2);
+        break;
+      case 'h': Usage(0);
+      default: Usage(2);
+    }
+  }
+  if (o.listen.empty() == (o.self_bytes == 0)) Usage(2);
+  auto ring = Ring::Create();
+  if (!ring.ok()) {
+    std::fprintf(stderr, "zcnet-sink: %s\n", ring.status().ToString().c_str());
+    return 1;
+  }
+  return (*ring)->Run(Sink(**ring, o));
+}
