@@ -44,6 +44,31 @@ void Operation::ResumeWaiter() {
   waiter.resume();
 }
 
+void Wakeup::ArmTimer(absl::Duration d) {
+  if (armed_) return;
+  if (d < absl::ZeroDuration()) d = absl::ZeroDuration();
+  ts_.tv_sec = absl::ToInt64Seconds(d);
+  ts_.tv_nsec = absl::ToInt64Nanoseconds(d - absl::Seconds(ts_.tv_sec));
+  io_uring_sqe* sqe = ring_->GetSqe();
+  io_uring_prep_timeout(sqe, &ts_, 0, 0);
+  Ring::SetOp(sqe, this);
+  ring_->AddInFlight();
+  armed_ = true;
+}
+
+void Wakeup::ArmNow() {
+  if (armed_) return;
+  io_uring_sqe* sqe = ring_->GetSqe();
+  io_uring_prep_nop(sqe);
+  Ring::SetOp(sqe, this);
+  ring_->AddInFlight();
+  armed_ = true;
+}
+
+void Wakeup::Disarm() {
+  if (armed_) Cancel();
+}
+
 absl::StatusOr<std::unique_ptr<Ring>> Ring::Create(const Options& options) {
   auto ring = std::make_unique<io_uring>();
   io_uring_params params{};

@@ -132,59 +132,30 @@ void RxPool::StreamState::DropQueued() {
 }
 
 bool RxPool::StreamState::MaybeDelete() {
-  if (armed || timer.armed || poke.armed) return false;
+  if (armed || timer.armed() || poke.armed()) return false;
   delete this;
   return true;
 }
 
-void RxPool::StreamState::ArmTimer(absl::Duration d) {
-  if (timer.armed) return;
-  if (d < absl::ZeroDuration()) d = absl::ZeroDuration();
-  timer.ts.tv_sec = absl::ToInt64Seconds(d);
-  timer.ts.tv_nsec = absl::ToInt64Nanoseconds(d - absl::Seconds(timer.ts.tv_sec));
-  io_uring_sqe* sqe = ring_->GetSqe();
-  io_uring_prep_timeout(sqe, &timer.ts, 0, 0);
-  Ring::SetOp(sqe, &timer);
-  ring_->AddInFlight();
-  timer.armed = true;
+void RxPool::StreamState::OnTimer(void* owner, int res) {
+  auto* s = static_cast<StreamState*>(owner);
+  if (s->orphaned) {
+    s->MaybeDelete();
+    return;
+  }
+  if (res == -ETIME && s->HasWaiter() && !s->Ready()) {
+    s->timed_out = true;
+    s->Wake();
+  }
 }
 
-void RxPool::StreamState::CancelTimer() {
-  if (timer.armed) timer.Cancel();
-}
-
-void RxPool::StreamState::PokeLater() {
-  if (poke.armed) return;
-  io_uring_sqe* sqe = ring_->GetSqe();
-  io_uring_prep_nop(sqe);
-  Ring::SetOp(sqe, &poke);
-  ring_->AddInFlight();
-  poke.armed = true;
-}
-
-void RxPool::StreamState::Poke::OnCqe(Operation* op, const io_uring_cqe*) {
-  auto* p = static_cast<Poke*>(op);
-  StreamState* s = p->stream;
-  p->armed = false;
+void RxPool::StreamState::OnPoke(void* owner, int) {
+  auto* s = static_cast<StreamState*>(owner);
   if (s->orphaned) {
     s->MaybeDelete();
     return;
   }
   if (s->stopped && s->HasWaiter()) s->Wake();
-}
-
-void RxPool::StreamState::Timer::OnCqe(Operation* op, const io_uring_cqe* cqe) {
-  auto* t = static_cast<Timer*>(op);
-  StreamState* s = t->stream;
-  t->armed = false;
-  if (s->orphaned) {
-    s->MaybeDelete();
-    return;
-  }
-  if (cqe->res == -ETIME && s->HasWaiter() && !s->Ready()) {
-    s->timed_out = true;
-    s->Wake();
-  }
 }
 
 RecvStream::~RecvStream() {
@@ -201,7 +172,7 @@ RecvStream::~RecvStream() {
   }
   s->DropQueued();
   if (s->armed) s->Cancel();
-  s->CancelTimer();
+  s->timer.Disarm();
   s->MaybeDelete();
 }
 

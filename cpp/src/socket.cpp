@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
+#include <stop_token>
 #include <vector>
 
 namespace zcnet {
@@ -50,7 +52,29 @@ Task<absl::Status> Socket::RecvExactly(absl::Span<std::byte> buf, OpOptions opti
 }
 
 struct AcceptStream::State : Operation {
-  State(Ring& ring, int listen_fd) : Operation(ring, &State::OnCqe), fd(listen_fd) {}
+  State(Ring& ring, int listen_fd)
+      : Operation(ring, &State::OnCqe),
+        fd(listen_fd),
+        timer(ring, this, &State::OnWakeup),
+        poke(ring, this, &State::OnWakeup) {}
+
+  // A deadline or a stop request interrupts a waiting Next().
+  static void OnWakeup(void* owner, int res) {
+    auto* s = static_cast<State*>(owner);
+    if (s->orphaned) {
+      s->MaybeDelete();
+      return;
+    }
+    if (res == -ETIME) s->timed_out = true;
+    if (s->waiting && (s->timed_out || s->stopped)) {
+      s->waiting = false;
+      s->ResumeWaiter();
+    }
+  }
+
+  void MaybeDelete() {
+    if (!armed && !timer.armed() && !poke.armed()) delete this;
+  }
 
   static void OnCqe(Operation* op, const io_uring_cqe* cqe) {
     auto* s = static_cast<State*>(op);
@@ -62,7 +86,7 @@ struct AcceptStream::State : Operation {
     }
     if (s->orphaned) {
       s->CloseReady();
-      if (!s->armed) delete s;
+      s->MaybeDelete();
       return;
     }
     // A multishot accept can end without an error (e.g. CQ overflow): re-arm.
@@ -99,6 +123,10 @@ struct AcceptStream::State : Operation {
   bool armed = false;
   bool waiting = false;
   bool orphaned = false;
+  bool timed_out = false;
+  bool stopped = false;
+  Wakeup timer;
+  Wakeup poke;
 };
 
 AcceptStream Listener::AcceptMany() { return AcceptStream(new AcceptStream::State(*ring_, fd())); }
@@ -108,11 +136,9 @@ AcceptStream::~AcceptStream() {
   State* s = std::exchange(state_, nullptr);
   s->orphaned = true;
   s->CloseReady();
-  if (s->armed) {
-    s->Cancel();
-  } else {
-    delete s;
-  }
+  if (s->armed) s->Cancel();
+  s->timer.Disarm();
+  s->MaybeDelete();
 }
 
 namespace {
@@ -131,14 +157,32 @@ struct AcceptAwaiter {
 }  // namespace
 
 Task<absl::StatusOr<Socket>> AcceptStream::Next(OpOptions options) {
+  struct StopPoke {
+    State* s;
+    void operator()() const noexcept {
+      s->stopped = true;
+      s->poke.ArmNow();
+    }
+  };
   State* s = state_;
   if (options.stop_requested()) co_return ErrnoStatus("accept", ECANCELED);
-  co_await AcceptAwaiter{s};
+  if (s->ready.empty() && !s->error) {
+    if (options.timeout) s->timer.ArmTimer(*options.timeout);
+    std::optional<std::stop_callback<StopPoke>> on_stop;
+    if (options.stop_possible()) on_stop.emplace(*options.stop, StopPoke{s});
+    co_await AcceptAwaiter{s};
+    on_stop.reset();
+    s->timer.Disarm();
+  }
+  bool timed_out = std::exchange(s->timed_out, false);
+  bool stopped = std::exchange(s->stopped, false);
   if (!s->ready.empty()) {
     int fd = s->ready.front();
     s->ready.erase(s->ready.begin());
     co_return Socket(s->ring(), fd);
   }
+  if (timed_out) co_return ErrnoStatus("accept", ETIME);
+  if (stopped) co_return ErrnoStatus("accept", ECANCELED);
   int err = std::exchange(s->error, 0);
   co_return ErrnoStatus("accept", err);
 }

@@ -245,3 +245,133 @@ TEST(Combinators, WhenAnyTakesTheFirstAndCancelsTheRest) {
 }
 
 }  // namespace
+
+namespace {
+
+// Every awaitable kind: a deadline ends it, a stop request ends it, and the
+// happy path does what it says. Ports only on 127.0.0.1.
+
+TEST(Awaitables, AcceptTimesOut) {
+  auto ring = MakeRing();
+  auto l = Listener::Bind(*ring, Loopback(0));
+  ASSERT_TRUE(l.ok());
+  auto st = ring->Run([](Listener& l) -> Task<absl::Status> {
+    auto s = co_await l.Accept(OpOptions{nullptr, absl::Milliseconds(30)});
+    co_return s.status();
+  }(*l));
+  EXPECT_EQ(st.code(), absl::StatusCode::kCancelled) << st;
+}
+
+TEST(Awaitables, AcceptStreamTimesOutThenStillAccepts) {
+  auto ring = MakeRing();
+  auto l = Listener::Bind(*ring, Loopback(0));
+  ASSERT_TRUE(l.ok());
+  ring->Run([](Listener& l) -> Task<void> {
+    zcnet::AcceptStream many = l.AcceptMany();
+    auto first = co_await many.Next(OpOptions{nullptr, absl::Milliseconds(30)});
+    EXPECT_EQ(first.status().code(), absl::StatusCode::kDeadlineExceeded) << first.status();
+    // The multishot accept stayed armed: a connection now is delivered.
+    testsupport::Fd c(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a = Loopback(l.port());
+    EXPECT_EQ(connect(c.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    auto second = co_await many.Next(OpOptions{nullptr, absl::Seconds(5)});
+    EXPECT_TRUE(second.ok()) << second.status();
+  }(*l));
+  ring->Drain();
+  EXPECT_EQ(ring->in_flight(), 0u);
+}
+
+TEST(Awaitables, AcceptStreamStopsOnRequest) {
+  auto ring = MakeRing();
+  auto l = Listener::Bind(*ring, Loopback(0));
+  ASSERT_TRUE(l.ok());
+  auto st = ring->Run([](Ring& ring, Listener& l) -> Task<absl::Status> {
+    std::stop_source stop;
+    std::stop_token token = stop.get_token();
+    Scope scope;
+    scope.Spawn([](Ring& ring, std::stop_source& stop) -> Task<void> {
+      (void)co_await zcnet::Sleep(ring, absl::Milliseconds(20));
+      stop.request_stop();
+    }(ring, stop));
+    zcnet::AcceptStream many = l.AcceptMany();
+    auto s = co_await many.Next(OpOptions{&token, {}});
+    co_await scope.Join();
+    co_return s.status();
+  }(*ring, *l));
+  EXPECT_EQ(st.code(), absl::StatusCode::kCancelled) << st;
+}
+
+TEST(Awaitables, ConnectToAClosedPortIsRefused) {
+  auto ring = MakeRing();
+  // Bind then close: the port is (almost surely) unused right after.
+  uint16_t port;
+  {
+    auto l = Listener::Bind(*ring, Loopback(0));
+    ASSERT_TRUE(l.ok());
+    port = l->port();
+  }
+  auto st = ring->Run([](Ring& ring, uint16_t port) -> Task<absl::Status> {
+    auto s = Socket::OpenTcp(ring);
+    sockaddr_in a = Loopback(port);
+    co_return co_await s->Connect(reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  }(*ring, port));
+  EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable) << st;
+  EXPECT_NE(std::string(st.message()).find("connect"), std::string::npos) << st;
+}
+
+// A peer that never reads: sends block once the socket buffers are full. The
+// deadline ends the send; bytes already queued are reported, never lost.
+TEST(Awaitables, SendIntoAFullSocketTimesOut) {
+  auto ring = MakeRing();
+  auto pair = testsupport::MakeTcpPair();
+  constexpr size_t kBig = 64 << 20;
+  auto r = ring->Run([](Ring& ring, int fd) -> Task<absl::StatusOr<size_t>> {
+    Socket s(ring, fd);
+    std::vector<std::byte> big(kBig);
+    auto r = co_await s.Send(absl::MakeConstSpan(big), OpOptions{nullptr, absl::Milliseconds(100)},
+                             MSG_WAITALL);
+    s.Release();
+    co_return r;
+  }(*ring, pair.client.get()));
+  if (r.ok()) {
+    EXPECT_LT(*r, kBig) << "a 64 MiB send cannot complete into a peer that never reads";
+    EXPECT_GT(*r, 0u);
+  } else {
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
+  }
+}
+
+TEST(Awaitables, WritevGathersInOrderAndCloseCloses) {
+  auto ring = MakeRing();
+  auto pair = testsupport::MakeTcpPair();
+  auto st = ring->Run([](Ring& ring, int fd) -> Task<absl::Status> {
+    Socket s(ring, fd);
+    char a[] = "zero-", b[] = "copy ", c[] = "tcp";
+    iovec iov[3] = {{a, 5}, {b, 5}, {c, 3}};
+    auto n = co_await s.Writev(absl::MakeConstSpan(iov));
+    if (!n.ok()) co_return n.status();
+    if (*n != 13) co_return absl::InternalError("short writev");
+    co_return co_await s.Close();
+  }(*ring, pair.client.Release()));
+  EXPECT_TRUE(st.ok()) << st;
+  char buf[32] = {};
+  size_t got = 0;
+  for (ssize_t n; (n = read(pair.server.get(), buf + got, sizeof(buf) - 1 - got)) > 0;)
+    got += static_cast<size_t>(n);
+  EXPECT_STREQ(buf, "zero-copy tcp") << "gathered in order, then EOF after Close";
+}
+
+TEST(Awaitables, SleepStopsOnRequest) {
+  auto ring = MakeRing();
+  std::stop_source stop;
+  stop.request_stop();
+  std::stop_token token = stop.get_token();
+  absl::Time start = absl::Now();
+  auto st = ring->Run([](Ring& ring, const std::stop_token* t) -> Task<absl::Status> {
+    co_return co_await zcnet::Sleep(ring, absl::Seconds(10), OpOptions{t, {}});
+  }(*ring, &token));
+  EXPECT_EQ(st.code(), absl::StatusCode::kCancelled) << st;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+}
+
+}  // namespace

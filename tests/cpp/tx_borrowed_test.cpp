@@ -198,3 +198,36 @@ TEST(Borrowed, SharesTheRingWithForeignRequests) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(SendZc, TimesOutAgainstAPeerThatNeverReadsAndTheChunkStillReturns) {
+  auto ring = zcnet::Ring::Create();
+  ASSERT_TRUE(ring.ok());
+  zcnet::TxPool::Options o;
+  o.chunks = 128;
+  o.chunk_size = 1 << 20;
+  o.copy_fallback = false;
+  auto pool = zcnet::TxPool::Create(**ring, o);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  auto pair = testsupport::MakeTcpPair();
+  auto st = (*ring)->Run([](zcnet::TxPool& pool, int fd) -> zcnet::Task<absl::Status> {
+    // Fill the socket until a send cannot be queued in time.
+    for (int i = 0; i < 128; i++) {
+      auto b = pool.Allocate();
+      if (!b.ok()) co_return b.status();
+      b->resize(b->capacity());
+      auto r = co_await zcnet::SendZc(fd, std::move(*b),
+                                      zcnet::OpOptions{nullptr, absl::Milliseconds(50)});
+      if (!r.ok()) co_return r.status();
+    }
+    co_return absl::OkStatus();
+  }(**pool, pair.client.get()));
+  EXPECT_EQ(st.code(), absl::StatusCode::kCancelled) << st;
+  pair.server.Reset();  // the peer goes away: queued data is dropped, pages released
+  pair.client.Reset();
+  while ((*pool)->lent_chunks()) (*ring)->Drain();
+  EXPECT_EQ((*pool)->free_chunks(), 128u);
+}
+
+}  // namespace

@@ -77,6 +77,33 @@ class Operation {
   detail::PromiseBase* waiter_promise_ = nullptr;
 };
 
+// A one-shot wake-up owned by a long-lived state (a stream): a timer
+// (IORING_OP_TIMEOUT) or an immediate NOP, whose CQE calls @fn(owner, res).
+// Used to time out or interrupt a wait on a multishot request without
+// touching that request.
+class Wakeup : public Operation {
+ public:
+  using Fn = void (*)(void* owner, int res);
+  Wakeup(Ring& ring, void* owner, Fn fn) : Operation(ring, &Wakeup::OnCqe), owner_(owner), fn_(fn) {}
+
+  void ArmTimer(absl::Duration d);  // completes with -ETIME after @d
+  void ArmNow();                    // completes with 0 at the next CQE pass
+  void Disarm();                    // cancels it if armed
+  bool armed() const { return armed_; }
+
+ private:
+  static void OnCqe(Operation* op, const io_uring_cqe* cqe) {
+    auto* w = static_cast<Wakeup*>(op);
+    w->armed_ = false;
+    w->fn_(w->owner_, cqe->res);
+  }
+
+  void* owner_;
+  Fn fn_;
+  __kernel_timespec ts_{};
+  bool armed_ = false;
+};
+
 namespace detail {
 
 // Cancels an operation when a stop is requested.

@@ -11,36 +11,17 @@ namespace zcnet {
 // The state of one multishot receive. Heap-allocated once per stream (never
 // per CQE) so it can outlive a RecvStream destroyed while the receive is armed.
 struct RxPool::StreamState : Operation {
-  // Deadline for one Next(): an IORING_OP_TIMEOUT owned by the stream.
-  struct Timer : Operation {
-    explicit Timer(Ring& ring, StreamState* s) : Operation(ring, &Timer::OnCqe), stream(s) {}
-    static void OnCqe(Operation* op, const io_uring_cqe* cqe);
-    StreamState* stream;
-    __kernel_timespec ts{};
-    bool armed = false;
-  };
-
-  // Wakes a Next() after a stop request, from the CQE loop: resuming the
-  // waiter inside std::stop_source::request_stop() is not safe.
-  struct Poke : Operation {
-    explicit Poke(Ring& ring, StreamState* s) : Operation(ring, &Poke::OnCqe), stream(s) {}
-    static void OnCqe(Operation* op, const io_uring_cqe* cqe);
-    StreamState* stream;
-    bool armed = false;
-  };
-
   StreamState(RxPool& p, int socket_fd)
       : Operation(*p.ring_, &StreamState::OnCqe),
         pool(&p),
         fd(socket_fd),
-        timer(*p.ring_, this),
-        poke(*p.ring_, this) {}
+        timer(*p.ring_, this, &StreamState::OnTimer),
+        poke(*p.ring_, this, &StreamState::OnPoke) {}
 
   static void OnCqe(Operation* op, const io_uring_cqe* cqe);
   void Arm();
-  void ArmTimer(absl::Duration d);
-  void CancelTimer();
-  void PokeLater();
+  static void OnTimer(void* owner, int res);
+  static void OnPoke(void* owner, int res);
   void DropQueued();
   bool Ready() const { return head < queue.size() || eof || error; }
   // Frees the state once nothing of the kernel's refers to it.
@@ -67,8 +48,10 @@ struct RxPool::StreamState : Operation {
   StreamState* next_starved = nullptr;
   uint64_t cqes = 0;
   uint64_t arms = 0;
-  Timer timer;
-  Poke poke;
+  Wakeup timer;  // deadline of one Next()
+  // Wakes a Next() after a stop request, from the CQE loop: resuming the
+  // waiter inside std::stop_source::request_stop() is not safe.
+  Wakeup poke;
 };
 
 namespace detail {
@@ -78,7 +61,7 @@ struct StopNext {
   void operator()() const noexcept {
     if (!s->HasWaiter()) return;
     s->stopped = true;
-    s->PokeLater();
+    s->poke.ArmNow();
   }
 };
 
@@ -94,14 +77,14 @@ class NextAwaiter {
   bool await_suspend(std::coroutine_handle<Promise> h) {
     s_->Wait(h);
     if (!s_->armed && !s_->starved) s_->Arm();
-    if (options_.timeout) s_->ArmTimer(*options_.timeout);
+    if (options_.timeout) s_->timer.ArmTimer(*options_.timeout);
     if (options_.stop_possible()) on_stop_.emplace(*options_.stop, StopNext{s_});
     return true;
   }
 
   absl::StatusOr<RxBuffer> await_resume() {
     on_stop_.reset();
-    s_->CancelTimer();
+    s_->timer.Disarm();
     if (s_->stopped || (options_.stop_requested() && !s_->Ready())) {
       s_->stopped = false;
       return ErrnoStatus("recv stream", ECANCELED);

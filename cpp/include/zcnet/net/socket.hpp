@@ -3,7 +3,9 @@
 // Each method returns an awaitable owning exactly one request's state; the
 // caller's buffers must stay valid until the co_await returns. Every method
 // takes OpOptions (stop token, timeout). Results are absl::StatusOr<size_t>
-// (bytes) or absl::Status, with the operation and errno in the message.
+// (bytes) or absl::Status, with the operation and errno in the message. A
+// send or receive ended by its deadline or a stop after moving some bytes
+// returns that count (nothing is lost); one that moved none returns Cancelled.
 #pragma once
 
 #include <netinet/in.h>
