@@ -72,7 +72,12 @@ Task<void> Echo(RxPool& pool, Socket s) {
   for (;;) {
     absl::StatusOr<zcnet::RxBuffer> b = co_await stream->Next();
     if (!b.ok() || b->empty()) co_return;
-    if (!(co_await s.SendAll(b->span())).ok()) co_return;
+    // Send awaitables directly: no coroutine frame per message on this path.
+    for (absl::Span<const std::byte> rest = b->span(); !rest.empty();) {
+      absl::StatusOr<size_t> n = co_await s.Send(rest);
+      if (!n.ok()) co_return;
+      rest.remove_prefix(*n);
+    }
   }
 }
 

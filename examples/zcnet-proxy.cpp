@@ -19,6 +19,8 @@
 #include <zcnet/scope.hpp>
 #include <zcnet/tx_buffer.hpp>
 
+#include "command_line.hpp"
+
 namespace {
 
 using zcnet::Ring;
@@ -33,15 +35,6 @@ using zcnet::TxPool;
                "Forwards every accepted connection to the upstream through registered\n"
                "buffers with zero-copy send. --connections: exit after N connections.\n");
   std::exit(code);
-}
-
-bool ParseAddr(const std::string& s, sockaddr_in* a) {
-  auto colon = s.rfind(':');
-  if (colon == std::string::npos) return false;
-  *a = {};
-  a->sin_family = AF_INET;
-  a->sin_port = htons(static_cast<uint16_t>(std::atoi(s.c_str() + colon + 1)));
-  return inet_pton(AF_INET, s.substr(0, colon).c_str(), &a->sin_addr) == 1;
 }
 
 // One direction: receive into a chunk, send the chunk; EOF -> shutdown(SHUT_WR).
@@ -140,7 +133,7 @@ int main(int argc, char** argv) {
     }
   }
   sockaddr_in la, ua;
-  if (!ParseAddr(listen, &la) || !ParseAddr(upstream, &ua)) {
+  if (!examples::ParseEndpoint(listen, &la) || !examples::ParseEndpoint(upstream, &ua)) {
     std::fprintf(stderr, "zcnet-proxy: --listen and --upstream want IPv4:PORT\n");
     Usage(2);
   }

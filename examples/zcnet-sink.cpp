@@ -22,6 +22,7 @@
 #include <zcnet/scope.hpp>
 #include <zcnet/tx_buffer.hpp>
 
+#include "command_line.hpp"
 #include "stream_pattern.hpp"
 
 namespace {
@@ -46,31 +47,6 @@ struct Options {
                "SendZc) and prints throughput and which receive mechanism ran, and why.\n"
                "--verify checks every byte against uringx-stream's pattern.\n");
   std::exit(code);
-}
-
-uint64_t ParseSize(const char* s) {
-  char* end;
-  uint64_t v = std::strtoull(s, &end, 10);
-  switch (*end) {
-    case 'G': v <<= 10; [[fallthrough]];
-    case 'M': v <<= 10; [[fallthrough]];
-    case 'K': v <<= 10; end++; break;
-    default: break;
-  }
-  if (*end || !v) {
-    std::fprintf(stderr, "zcnet-sink: bad size '%s'\n", s);
-    std::exit(2);
-  }
-  return v;
-}
-
-bool ParseAddr(const std::string& s, sockaddr_in* a) {
-  auto colon = s.rfind(':');
-  if (colon == std::string::npos) return false;
-  *a = {};
-  a->sin_family = AF_INET;
-  a->sin_port = htons(static_cast<uint16_t>(std::atoi(s.c_str() + colon + 1)));
-  return inet_pton(AF_INET, s.substr(0, colon).c_str(), &a->sin_addr) == 1;
 }
 
 Task<absl::Status> SendSelf(Ring& ring, uint16_t port, uint64_t total) {
@@ -105,7 +81,7 @@ Task<int> Sink(Ring& ring, const Options& o) {
   }
   std::printf("receive mechanism: %s\n", (*pool)->Describe().c_str());
   sockaddr_in addr{};
-  if (!o.listen.empty() && !ParseAddr(o.listen, &addr)) {
+  if (!o.listen.empty() && !examples::ParseEndpoint(o.listen, &addr)) {
     std::fprintf(stderr, "zcnet-sink: --listen wants IPv4:PORT, got '%s'\n", o.listen.c_str());
     co_return 2;
   }
@@ -205,7 +181,13 @@ int main(int argc, char** argv) {
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
     switch (c) {
       case 'l': o.listen = optarg; break;
-      case 's': o.self_bytes = ParseSize(optarg); break;
+      case 's':
+        o.self_bytes = examples::ParseSize(optarg);
+        if (!o.self_bytes) {
+          std::fprintf(stderr, "zcnet-sink: --self wants a size such as 64M, got '%s'\n", optarg);
+          return 2;
+        }
+        break;
       case 'v': o.verify = true; break;
       case 'i': o.pool.ifname = optarg; break;
       case 'q': o.pool.queue = static_cast<uint32_t>(std::atoi(optarg)); break;

@@ -119,7 +119,8 @@ class Socket {
                   detail::StatusResult{"close"});
   }
 
-  // Sends all of @buf (loops over short sends).
+  // Sends all of @buf (loops over short sends). A convenience Task: one
+  // coroutine frame per call; hot loops co_await Send() directly.
   Task<absl::Status> SendAll(absl::Span<const std::byte> buf, OpOptions options = {});
   // Receives exactly @buf.size() bytes, or fails (OutOfRange at EOF).
   Task<absl::Status> RecvExactly(absl::Span<std::byte> buf, OpOptions options = {});
