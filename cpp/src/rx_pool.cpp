@@ -1,5 +1,7 @@
 // RxPool, RecvStream, RxBuffer: multishot receive into registered memory.
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 
 #include <absl/strings/str_cat.h>
 
@@ -34,7 +36,14 @@ absl::StatusOr<std::unique_ptr<RxPool>> RxPool::Create(Ring& ring, const Options
 
 RxPool::~RxPool() {
   // Orphaned streams still armed decode against src_: let them finish.
-  if (ring_->owning()) ring_->Drain();
+  while (states_ && ring_->owning()) ring_->RunOnce();
+  if (states_) {
+    std::fprintf(stderr,
+                 "zcnet: RxPool destroyed with %zu receive stream(s) still in flight on a "
+                 "borrowed ring; hand their CQEs to Ring::Handle() first\n",
+                 states_);
+    std::abort();
+  }
   uringx_rxsrc_destroy(src_);
 }
 

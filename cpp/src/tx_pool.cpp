@@ -1,5 +1,7 @@
 // TxPool, TxBuffer, SendZc: registered chunks lent to the kernel until notified.
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 
 #include "zcnet/tx_buffer.hpp"
 
@@ -27,8 +29,14 @@ TxPool::TxPool(Ring& ring, uringx_bufpool* pool, const Options& options)
 
 TxPool::~TxPool() {
   // Pages lent to the kernel must stay mapped until their notification.
-  if (ring_->owning())
-    while (lent_) ring_->Drain();
+  while (lent_ && ring_->owning()) ring_->RunOnce();
+  if (lent_) {
+    std::fprintf(stderr,
+                 "zcnet: TxPool destroyed with %u send(s) awaiting their notification on a "
+                 "borrowed ring; hand their CQEs to Ring::Handle() first\n",
+                 lent_);
+    std::abort();
+  }
   uringx_bufpool_destroy(pool_);
 }
 

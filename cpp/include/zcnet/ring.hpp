@@ -64,6 +64,9 @@ class Ring {
 
   // Drives the ring until no zcnet request is in flight (owning mode).
   void Drain();
+  // One pass of the loop: submit, wait for a CQE, handle every ready CQE
+  // (owning mode). Pools use it to wait for their own requests only.
+  void RunOnce();
 
   // Handle processes one CQE: false if it is not zcnet's (left to the caller).
   bool Handle(const io_uring_cqe* cqe) {
@@ -92,8 +95,6 @@ class Ring {
 
  private:
   Ring(io_uring* ring, bool owning) : ring_(ring), owning_(owning) {}
-  // One pass: submit, wait for at least one CQE, handle all ready CQEs.
-  void RunOnce();
 
   io_uring* ring_;
   std::unique_ptr<io_uring> own_;

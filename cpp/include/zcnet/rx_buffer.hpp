@@ -92,6 +92,10 @@ class RxPool {
 
   // Create chooses the mechanism; a zcrx failure in AUTO mode is not an error.
   static absl::StatusOr<std::unique_ptr<RxPool>> Create(Ring& ring, const Options& options);
+  // Waits (owning ring) for the final CQEs of streams destroyed while armed,
+  // then frees the buffers. On a borrowed ring the application must have
+  // handed those CQEs over first: destroying the pool earlier aborts with a
+  // message rather than free memory the kernel may write.
   ~RxPool();
   RxPool(const RxPool&) = delete;
   RxPool& operator=(const RxPool&) = delete;
@@ -127,7 +131,8 @@ class RxPool {
   uringx_rxsrc* src_;
   std::vector<uringx_rx_view> scratch_;
   StreamState* starved_ = nullptr;  // streams waiting for buffers
-  size_t streams_ = 0;
+  size_t streams_ = 0;              // live RecvStreams
+  size_t states_ = 0;               // stream states, orphaned ones included
 };
 
 // One multishot receive. Destroying it while armed cancels the receive; its

@@ -79,13 +79,19 @@ class TxPool {
   struct Options {
     uint32_t chunk_size = 64 << 10;
     uint32_t chunks = 64;
-    uint16_t buf_index = 0;       // slot in an application's sparse table
+    // Slot in the ring's fixed-buffer table. The first pool on a ring without
+    // a table registers its own; for several pools (or an application that
+    // registers buffers too) register a sparse table first and give each
+    // pool its own slot.
+    uint16_t buf_index = 0;
     size_t zc_min_bytes = 4096;   // smaller sends are plain sends
     bool copy_fallback = true;    // plain sends once the kernel reports copies
   };
 
   static absl::StatusOr<std::unique_ptr<TxPool>> Create(Ring& ring, const Options& options);
-  // Waits for chunks still lent to the kernel (owning rings), then unregisters.
+  // Waits (owning ring) for chunks still lent to the kernel, then
+  // unregisters; on a borrowed ring destroying it earlier aborts with a
+  // message rather than unmap pages the kernel may still read.
   ~TxPool();
   TxPool(const TxPool&) = delete;
   TxPool& operator=(const TxPool&) = delete;

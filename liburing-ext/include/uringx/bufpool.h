@@ -44,8 +44,10 @@ struct uringx_bufpool_params {
 	uint32_t flags;		/* enum uringx_bufpool_flags */
 	/*
 	 * Fixed-buffer table slot. If the ring has no buffer table yet the
-	 * pool registers one of its own (slot 0). If the application already
-	 * registered a (sparse) table, the pool updates this slot.
+	 * pool registers one of its own (slot 0). If a table exists (the
+	 * application's sparse table), the pool takes this slot, replacing
+	 * whatever was there: with several pools on one ring, register a
+	 * sparse table first and give each pool its own slot.
 	 */
 	uint16_t buf_index;
 };

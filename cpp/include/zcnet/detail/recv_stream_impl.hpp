@@ -16,7 +16,10 @@ struct RxPool::StreamState : Operation {
         pool(&p),
         fd(socket_fd),
         timer(*p.ring_, this, &StreamState::OnTimer),
-        poke(*p.ring_, this, &StreamState::OnPoke) {}
+        poke(*p.ring_, this, &StreamState::OnPoke) {
+    p.states_++;
+  }
+  ~StreamState() { pool->states_--; }
 
   static void OnCqe(Operation* op, const io_uring_cqe* cqe);
   void Arm();
