@@ -17,6 +17,7 @@
 #include <uringx/pbufring.h>
 
 #include "memory.h"
+#include "rx_outcome.h"
 #include "token.h"
 
 #define SLOT_OVERFLOW 0xffffu	/* views past the 64th of one buffer fill */
@@ -271,16 +272,7 @@ int uringx_pbufring_decode(struct uringx_pbufring *pbr, const struct io_uring_cq
 		ev->bytes = (uint32_t)res;
 	}
 
-	if (cqe->flags & IORING_CQE_F_MORE)
-		ev->armed = true;
-	else if (res > 0)
-		ev->rearm = true;
-	else if (res == 0)
-		ev->eof = true;
-	else if (res == -ENOBUFS)
-		ev->rearm = ev->out_of_buffers = true;
-	else
-		ev->error = res;
+	rx_outcome(ev, res, cqe->flags, res == -ENOBUFS);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include "diagnose.h"
 #include "memory.h"
+#include "rx_outcome.h"
 #include "token.h"
 #include "uapi.h"
 
@@ -305,16 +306,7 @@ int uringx_zcrx_decode(struct uringx_zcrx *zcrx, const struct io_uring_cqe *cqe,
 		ev->nr_views = 1;
 		ev->bytes = (uint32_t)res;
 	}
-	if (cqe->flags & IORING_CQE_F_MORE)
-		ev->armed = true;
-	else if (res > 0)
-		ev->rearm = true;
-	else if (res == 0)
-		ev->eof = true;
-	else if (res == -ENOMEM || res == -ENOSPC || res == -ENOBUFS)
-		ev->rearm = ev->out_of_buffers = true;
-	else
-		ev->error = res;
+	rx_outcome(ev, res, cqe->flags, res == -ENOMEM || res == -ENOSPC || res == -ENOBUFS);
 	return 0;
 }
 
