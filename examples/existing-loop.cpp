@@ -44,10 +44,7 @@ Task<void> EchoOnce(zcnet::Listener& listener) {
 Task<void> Client(Ring& ring, uint16_t port, int round_trips, int& done) {
   auto s = Socket::OpenTcp(ring);
   if (!s.ok()) co_return;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sockaddr_in a = zcnet::LoopbackAddress(port);
   if (!(co_await s->Connect(reinterpret_cast<sockaddr*>(&a), sizeof(a))).ok()) co_return;
   std::byte msg[64], back[64];
   for (int i = 0; i < round_trips; i++) {
@@ -97,10 +94,7 @@ int main(int argc, char** argv) {
 
   // zcnet on the same ring.
   auto zring = Ring::Borrow(&ring);
-  sockaddr_in any{};
-  any.sin_family = AF_INET;
-  any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  auto listener = zcnet::Listener::Bind(*zring, any);
+  auto listener = zcnet::Listener::Bind(*zring, zcnet::LoopbackAddress());
   if (!listener.ok()) {
     std::fprintf(stderr, "existing-loop: %s\n", listener.status().ToString().c_str());
     return 1;

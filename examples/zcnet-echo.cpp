@@ -58,14 +58,6 @@ struct Options {
   std::exit(code);
 }
 
-sockaddr_in Loopback(uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
-
 Task<void> Echo(RxPool& pool, Socket s) {
   auto stream = pool.Stream(s.fd());
   if (!stream.ok()) co_return;
@@ -92,7 +84,7 @@ Task<int> Serve(Ring& ring, const Options& o) {
     std::fprintf(stderr, "zcnet-echo: %s\n", pool.status().ToString().c_str());
     co_return 1;
   }
-  auto listener = Listener::Bind(ring, Loopback(o.port));
+  auto listener = Listener::Bind(ring, zcnet::LoopbackAddress(o.port));
   if (!listener.ok()) {
     std::fprintf(stderr, "zcnet-echo: %s\n", listener.status().ToString().c_str());
     co_return 1;
@@ -123,7 +115,7 @@ Task<void> Load(Ring& ring, const Options& o, absl::Time end, ClientStats& stats
     stats.errors++;
     co_return;
   }
-  sockaddr_in addr = Loopback(o.port);
+  sockaddr_in addr = zcnet::LoopbackAddress(o.port);
   if (!(co_await s->Connect(reinterpret_cast<sockaddr*>(&addr), sizeof(addr))).ok()) {
     stats.errors++;
     co_return;

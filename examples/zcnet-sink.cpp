@@ -54,10 +54,7 @@ Task<absl::Status> SendSelf(Ring& ring, uint16_t port, uint64_t total) {
   if (!pool.ok()) co_return pool.status();
   auto s = zcnet::Socket::OpenTcp(ring);
   if (!s.ok()) co_return s.status();
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sockaddr_in addr = zcnet::LoopbackAddress(port);
   auto st = co_await s->Connect(reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
   if (!st.ok()) co_return st;
   for (uint64_t sent = 0; sent < total;) {
@@ -80,14 +77,10 @@ Task<int> Sink(Ring& ring, const Options& o) {
     co_return 1;
   }
   std::printf("receive mechanism: %s\n", (*pool)->Describe().c_str());
-  sockaddr_in addr{};
+  sockaddr_in addr = zcnet::LoopbackAddress();
   if (!o.listen.empty() && !examples::ParseEndpoint(o.listen, &addr)) {
     std::fprintf(stderr, "zcnet-sink: --listen wants IPv4:PORT, got '%s'\n", o.listen.c_str());
     co_return 2;
-  }
-  if (o.listen.empty()) {
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   }
   auto listener = zcnet::Listener::Bind(ring, addr);
   if (!listener.ok()) {

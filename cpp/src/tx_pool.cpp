@@ -138,9 +138,9 @@ void TxPool::SendSlot::OnCqe(Operation* op, const io_uring_cqe* cqe) {
     // Plain send, or a zero-copy send that failed before lending pages.
     pool->lent_--;
     uringx_bufpool_unlend(pool->pool_, slot->token);
+    pool->ChunkReturned();
   }
-  slot->ResumeWaiter();  // may destroy an abandoned frame: last
-  if (!(cqe->flags & IORING_CQE_F_MORE)) pool->ChunkReturned();
+  slot->ResumeWaiter();  // may destroy an abandoned frame (or the pool): last
 }
 
 }  // namespace zcnet

@@ -29,14 +29,6 @@ std::unique_ptr<Ring> MakeRing() {
   return std::move(*ring);
 }
 
-sockaddr_in Loopback(uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
-
 Task<int> Answer() { co_return 42; }
 Task<int> AddOne(Task<int> t) { co_return (co_await std::move(t)) + 1; }
 
@@ -107,7 +99,7 @@ Task<void> EchoServer(Listener& l, int connections) {
 Task<absl::Status> EchoClient(Ring& ring, uint16_t port, uint32_t seed, int messages) {
   auto s = Socket::OpenTcp(ring);
   if (!s.ok()) co_return s.status();
-  sockaddr_in addr = Loopback(port);
+  sockaddr_in addr = zcnet::LoopbackAddress(port);
   auto st = co_await s->Connect(reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
   if (!st.ok()) co_return st;
   std::mt19937 rng(seed);
@@ -130,7 +122,7 @@ Task<absl::Status> EchoClient(Ring& ring, uint16_t port, uint32_t seed, int mess
 }
 
 Task<int> EchoTest(Ring& ring, int connections, int messages) {
-  auto listener = Listener::Bind(ring, Loopback(0));
+  auto listener = Listener::Bind(ring, zcnet::LoopbackAddress(0));
   if (!listener.ok()) co_return -1;
   Scope scope;
   int failures = 0;
@@ -253,7 +245,7 @@ namespace {
 
 TEST(Awaitables, AcceptTimesOut) {
   auto ring = MakeRing();
-  auto l = Listener::Bind(*ring, Loopback(0));
+  auto l = Listener::Bind(*ring, zcnet::LoopbackAddress(0));
   ASSERT_TRUE(l.ok());
   auto st = ring->Run([](Listener& l) -> Task<absl::Status> {
     auto s = co_await l.Accept(OpOptions{nullptr, absl::Milliseconds(30)});
@@ -264,7 +256,7 @@ TEST(Awaitables, AcceptTimesOut) {
 
 TEST(Awaitables, AcceptStreamTimesOutThenStillAccepts) {
   auto ring = MakeRing();
-  auto l = Listener::Bind(*ring, Loopback(0));
+  auto l = Listener::Bind(*ring, zcnet::LoopbackAddress(0));
   ASSERT_TRUE(l.ok());
   ring->Run([](Listener& l) -> Task<void> {
     zcnet::AcceptStream many = l.AcceptMany();
@@ -272,7 +264,7 @@ TEST(Awaitables, AcceptStreamTimesOutThenStillAccepts) {
     EXPECT_EQ(first.status().code(), absl::StatusCode::kDeadlineExceeded) << first.status();
     // The multishot accept stayed armed: a connection now is delivered.
     testsupport::Fd c(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in a = Loopback(l.port());
+    sockaddr_in a = zcnet::LoopbackAddress(l.port());
     EXPECT_EQ(connect(c.get(), reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
     auto second = co_await many.Next(OpOptions{nullptr, absl::Seconds(5)});
     EXPECT_TRUE(second.ok()) << second.status();
@@ -283,7 +275,7 @@ TEST(Awaitables, AcceptStreamTimesOutThenStillAccepts) {
 
 TEST(Awaitables, AcceptStreamStopsOnRequest) {
   auto ring = MakeRing();
-  auto l = Listener::Bind(*ring, Loopback(0));
+  auto l = Listener::Bind(*ring, zcnet::LoopbackAddress(0));
   ASSERT_TRUE(l.ok());
   auto st = ring->Run([](Ring& ring, Listener& l) -> Task<absl::Status> {
     std::stop_source stop;
@@ -306,13 +298,13 @@ TEST(Awaitables, ConnectToAClosedPortIsRefused) {
   // Bind then close: the port is (almost surely) unused right after.
   uint16_t port;
   {
-    auto l = Listener::Bind(*ring, Loopback(0));
+    auto l = Listener::Bind(*ring, zcnet::LoopbackAddress(0));
     ASSERT_TRUE(l.ok());
     port = l->port();
   }
   auto st = ring->Run([](Ring& ring, uint16_t port) -> Task<absl::Status> {
     auto s = Socket::OpenTcp(ring);
-    sockaddr_in a = Loopback(port);
+    sockaddr_in a = zcnet::LoopbackAddress(port);
     co_return co_await s->Connect(reinterpret_cast<sockaddr*>(&a), sizeof(a));
   }(*ring, port));
   EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable) << st;

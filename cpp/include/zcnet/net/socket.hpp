@@ -8,6 +8,7 @@
 // returns that count (nothing is lost); one that moved none returns Cancelled.
 #pragma once
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -23,6 +24,15 @@
 #include "zcnet/task.hpp"
 
 namespace zcnet {
+
+// LoopbackAddress is 127.0.0.1:@port (0: any free port, for Listener::Bind).
+inline sockaddr_in LoopbackAddress(uint16_t port = 0) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
 
 namespace detail {
 
