@@ -257,6 +257,12 @@ enum uringx_reason zcrx_diagnose(const char *ifname, unsigned int queue, int err
 			return URINGX_REASON_HDS_OFF;
 		if (v->hds_thresh_known && v->hds_thresh)
 			return URINGX_REASON_HDS_THRESHOLD;
+		/* Split reported on, threshold 0, still refused: the kernel
+		 * checks the configured mode, and a driver default (netdevsim
+		 * reports "on" while unset) does not count.
+		 */
+		if (v->hds == URINGX_HDS_ENABLED)
+			return URINGX_REASON_HDS_UNCONFIGURED;
 	}
 	if (err == -ENOMEM)
 		return URINGX_REASON_NO_MEMORY;

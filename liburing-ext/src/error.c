@@ -39,6 +39,8 @@ static const struct {
 		"header/data split is off: ethtool -G IFNAME tcp-data-split on" },
 	[URINGX_REASON_HDS_THRESHOLD] = { "hds_threshold",
 		"header/data split threshold is not 0: ethtool -G IFNAME hds-thresh 0" },
+	[URINGX_REASON_HDS_UNCONFIGURED] = { "hds_unconfigured",
+		"the driver reports header/data split by default, but binding needs it configured: ethtool -G IFNAME tcp-data-split on" },
 	[URINGX_REASON_QUEUE_BUSY] = { "queue_busy",
 		"the rx queue already has a memory provider or XDP program bound" },
 	[URINGX_REASON_NOT_PERMITTED] = { "not_permitted",

@@ -33,6 +33,7 @@ enum uringx_reason {
 	URINGX_REASON_HDS_UNSUPPORTED,      /* driver reports no header/data split */
 	URINGX_REASON_HDS_OFF,              /* header/data split supported but off */
 	URINGX_REASON_HDS_THRESHOLD,        /* hds-thresh is not 0 */
+	URINGX_REASON_HDS_UNCONFIGURED,     /* split reported on but never configured */
 	URINGX_REASON_QUEUE_BUSY,           /* XDP or another memory provider on the queue */
 	URINGX_REASON_NOT_PERMITTED,        /* needs CAP_NET_ADMIN */
 	URINGX_REASON_MEMLOCK,              /* RLIMIT_MEMLOCK too small to pin the memory */
