@@ -1,0 +1,677 @@
+// SPDX-License-Identifier: MIT
+/*
+ * zcnet-bench - the project's main comparison: socket-API servers (blocking,
+ * epoll), io_uring the classic way (plain IORING_OP_RECV, the baseline;
+ * registered buffers) and the RDMA-concept way (multishot receive into
+ * provided-buffer rings, bundles, incremental consumption, zcrx; the zcnet
+ * coroutine layer), over the same loopback TCP connections, in one run.
+ *
+ * Workloads: stream (1 and 8 connections; plus the send variants), RPC echo
+ * (64/512 connections x 64/512/4096 bytes x depth 1/16) and ping-pong
+ * latency (64 B, 4 KiB). Every byte is verified; a strategy that cannot run
+ * here is listed with the reason.
+ *
+ * usage: zcnet-bench [--quick] [--trials N] [--json F] [--csv F] [--chart F.svg]
+ *                    [--workloads LIST] [--strategies LIST] [--zcrx-ifname IF]
+ *                    [--zcrx-queue N] [--list]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <liburing.h>
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "report.h"
+
+#ifndef ZCNET_BUILD_TYPE
+#define ZCNET_BUILD_TYPE "unknown"
+#endif
+
+#define MAX_TRIALS 15
+#define MAX_ROWS 512
+
+struct options {
+	bool quick;
+	int trials;
+	const char *json, *csv, *chart;
+	bool workloads[WL_COUNT];
+	const char *strategies;		/* comma list, NULL: all */
+	const char *zcrx_ifname;
+	unsigned int zcrx_queue;
+	bool list;
+};
+
+/* One trial's measurements. */
+struct trial {
+	double value;			/* Gbit/s, req/s or p50 us */
+	double p99_us, p999_us;
+	double server_cpu, process_cpu, sender_cpu, syscalls, cqes_per_mb;
+	int64_t rx_copied, tx_zc_bytes, tx_zc_copied;
+	uint64_t bytes;
+	bool verified;
+	char failure[200];
+	char detail[96];
+};
+
+struct server_thread {
+	struct ready_gate gate;
+	const struct rx_strategy *strategy;
+	struct server_run run;
+	pthread_t thread;
+	int ret;
+};
+
+static int server_cpu = -1, load_cpu = -1;
+
+static void *server_main(void *arg)
+{
+	struct server_thread *st = arg;
+
+	pin_to_cpu(st->run.cpu);
+	st->ret = st->strategy->serve(&st->run);
+	gate_open(st->run.ready);	/* a strategy that failed in setup never did */
+	/* A failed server must not leave the load side blocked. */
+	if (st->ret)
+		for (int i = 0; i < st->run.nr_fds; i++)
+			shutdown(st->run.fds[i], SHUT_RDWR);
+	return NULL;
+}
+
+static void *sender_main(void *arg)
+{
+	send_stream(arg);
+	return NULL;
+}
+
+static void *load_main(void *arg)
+{
+	load_echo(arg);
+	return NULL;
+}
+
+static void server_init(struct server_thread *st, const struct rx_strategy *s,
+			enum serve_mode mode, const int *fds, int n, const struct options *o)
+{
+	memset(st, 0, sizeof(*st));
+	gate_init(&st->gate);
+	st->run.ready = &st->gate;
+	st->strategy = s;
+	st->run.mode = mode;
+	st->run.fds = fds;
+	st->run.nr_fds = n;
+	st->run.cpu = server_cpu;
+	st->run.zcrx_ifname = o->zcrx_ifname;
+	st->run.zcrx_queue = o->zcrx_queue;
+	st->run.rx_copied = RX_COPIED_UNKNOWN;
+}
+
+static void fail(struct trial *t, const char *what, int err)
+{
+	if (!t->failure[0])
+		snprintf(t->failure, sizeof(t->failure), "%s: %s", what, strerror(-err));
+	t->verified = false;
+}
+
+/* Both sides have finished: closes the connections and takes the server's
+ * side of the trial.
+ */
+static void finish_trial(struct trial *t, struct server_thread *st, const int *cfds,
+			 const int *sfds, int n)
+{
+	gate_destroy(&st->gate);
+	close_fds(cfds, n);
+	close_fds(sfds, n);
+	snprintf(t->detail, sizeof(t->detail), "%s", st->run.detail);
+	t->bytes = st->run.bytes;
+	t->verified = true;
+	if (st->ret)
+		fail(t, "server", st->ret);
+}
+
+/* Stream: @n connections, @total bytes split across them. */
+static void stream_trial(const struct rx_strategy *s, enum send_kind kind, int n,
+			 uint64_t total, bool sender_row, const struct options *o, struct trial *t)
+{
+	int cfds[16], sfds[16], err;
+	struct server_thread st;
+	struct send_run sr = { 0 };
+	uint64_t t0, t1, p0, p1;
+	double gb;
+
+	memset(t, 0, sizeof(*t));
+	err = connect_pairs(n, cfds, sfds);
+	if (err) {
+		fail(t, "loopback connections", err);
+		return;
+	}
+	server_init(&st, s, SERVE_SINK, sfds, n, o);
+	sr = (struct send_run){ .kind = kind, .fds = cfds, .nr_fds = n,
+				.bytes_per_conn = total / (uint64_t)n, .cpu = load_cpu };
+	pthread_t sender;
+
+	pthread_create(&st.thread, NULL, server_main, &st);
+	gate_wait(&st.gate);
+	p0 = process_cpu_ns();
+	t0 = now_ns();
+	pthread_create(&sender, NULL, sender_main, &sr);
+	pthread_join(sender, NULL);
+	pthread_join(st.thread, NULL);
+	t1 = now_ns();
+	p1 = process_cpu_ns();
+	finish_trial(t, &st, cfds, sfds, n);
+	if (sr.error)
+		fail(t, "sender", sr.error);
+	if (st.run.bad_bytes)
+		fail(t, "verification: corrupt bytes", -EBADMSG);
+	if (st.run.bytes != sr.bytes_per_conn * (uint64_t)n)
+		fail(t, "bytes received != bytes sent", -EPIPE);
+	gb = (double)st.run.bytes / 1e9;
+	if (gb <= 0)
+		return;
+	t->value = (double)st.run.bytes * 8 / ((double)(t1 - t0) / 1e9) / 1e9;
+	t->server_cpu = (double)st.run.cpu_ns / 1e9 / gb;
+	t->process_cpu = (double)(p1 - p0) / 1e9 / gb;
+	t->sender_cpu = (double)sr.cpu_ns / 1e9 / gb;
+	/* Syscalls of the side the row is about: receiver, or sender for stream-tx. */
+	t->syscalls = (double)(sender_row ? sr.syscalls : st.run.syscalls) / (gb * 1e3);
+	t->cqes_per_mb = st.run.cqes ? (double)st.run.cqes / (gb * 1e3) : -1;
+	t->rx_copied = st.run.rx_copied == RX_COPIED_UNKNOWN ? -1 : (int64_t)st.run.rx_copied;
+	t->tx_zc_bytes = kind >= SEND_URING_ZC ? (int64_t)sr.zc_bytes : -1;
+	t->tx_zc_copied = kind >= SEND_URING_ZC ? (int64_t)sr.zc_copied : -1;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* RPC echo and ping-pong. */
+static void echo_trial(const struct rx_strategy *s, int n, uint32_t size, uint32_t depth,
+		       bool latency, const struct options *o, struct trial *t)
+{
+	int *cfds = calloc((size_t)n, sizeof(int)), *sfds = calloc((size_t)n, sizeof(int));
+	struct load_run lr = { 0 };
+	struct server_thread st;
+	pthread_t load;
+	uint64_t p0, p1, served;
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	if (!cfds || !sfds) {
+		fail(t, "allocation", -ENOMEM);
+		goto out;
+	}
+	err = connect_pairs(n, cfds, sfds);
+	if (err) {
+		fail(t, "loopback connections", err);
+		goto out;
+	}
+	server_init(&st, s, SERVE_ECHO, sfds, n, o);
+	lr = (struct load_run){ .fds = cfds, .nr_fds = n, .msg_size = size, .depth = depth,
+				.latency = latency, .cpu = load_cpu };
+	lr.warmup_ns = (o->quick ? 30 : 50) * 1000000ull;
+	lr.measure_ns = (latency ? (o->quick ? 100 : 300) : (o->quick ? 100 : 150)) * 1000000ull;
+	pthread_create(&st.thread, NULL, server_main, &st);
+	gate_wait(&st.gate);
+	p0 = process_cpu_ns();
+	pthread_create(&load, NULL, load_main, &lr);
+	pthread_join(load, NULL);
+	pthread_join(st.thread, NULL);
+	p1 = process_cpu_ns();
+	finish_trial(t, &st, cfds, sfds, n);
+	if (lr.error)
+		fail(t, "load client", lr.error);
+	if (lr.bad_bytes)
+		fail(t, "verification: corrupt echo", -EBADMSG);
+	if (!lr.requests)
+		fail(t, "no request completed", -ETIMEDOUT);
+	served = st.run.bytes / size;
+	if (served) {
+		t->server_cpu = (double)st.run.cpu_ns / 1e3 / (double)served;
+		t->process_cpu = (double)(p1 - p0) / 1e3 / (double)served;
+		t->syscalls = (double)st.run.syscalls / (double)served;
+		t->cqes_per_mb = st.run.cqes ? (double)st.run.cqes / ((double)st.run.bytes / 1e6) : -1;
+	}
+	t->rx_copied = st.run.rx_copied == RX_COPIED_UNKNOWN ? -1 : (int64_t)st.run.rx_copied;
+	t->tx_zc_bytes = t->tx_zc_copied = -1;
+	if (latency) {
+		if (lr.nr_lat) {
+			qsort(lr.lat_ns, lr.nr_lat, sizeof(uint64_t), cmp_u64);
+			t->value = (double)lr.lat_ns[lr.nr_lat / 2] / 1e3;
+			t->p99_us = (double)lr.lat_ns[lr.nr_lat * 99 / 100] / 1e3;
+			t->p999_us = (double)lr.lat_ns[lr.nr_lat * 999 / 1000] / 1e3;
+		} else {
+			fail(t, "no latency sample", -ETIMEDOUT);
+		}
+	} else {
+		t->value = (double)lr.requests / ((double)lr.measured_ns / 1e9);
+	}
+out:
+	free(lr.lat_ns);
+	free(cfds);
+	free(sfds);
+}
+
+static int cmp_trial(const void *a, const void *b)
+{
+	double x = ((const struct trial *)a)->value, y = ((const struct trial *)b)->value;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Folds trials into the row: median/min/max of the value, the rest from the
+ * median trial. Any failed trial fails the row.
+ */
+static void fold(struct row *r, struct trial *t, int n)
+{
+	struct trial *mid;
+
+	r->ran = true;
+	r->verified = true;
+	r->trials = n;
+	for (int i = 0; i < n; i++) {
+		r->bytes += t[i].bytes;
+		if (!t[i].verified) {
+			r->verified = false;
+			snprintf(r->reason, sizeof(r->reason), "trial %d: %s", i + 1, t[i].failure);
+			snprintf(r->detail, sizeof(r->detail), "%s", t[i].detail);
+			return;
+		}
+	}
+	qsort(t, (size_t)n, sizeof(*t), cmp_trial);
+	mid = &t[n / 2];
+	r->value = (struct spread){ mid->value, t[0].value, t[n - 1].value };
+	r->p99_us = mid->p99_us;
+	r->p999_us = mid->p999_us;
+	r->server_cpu = mid->server_cpu;
+	r->process_cpu = mid->process_cpu;
+	r->sender_cpu = mid->sender_cpu;
+	r->syscalls = mid->syscalls;
+	r->cqes_per_mb = mid->cqes_per_mb;
+	r->rx_copied = mid->rx_copied;
+	r->tx_zc_bytes = mid->tx_zc_bytes;
+	r->tx_zc_copied = mid->tx_zc_copied;
+	snprintf(r->detail, sizeof(r->detail), "%s", mid->detail);
+}
+
+static bool strategy_selected(const struct options *o, const char *name)
+{
+	const char *p = o->strategies;
+	size_t len = strlen(name);
+
+	if (!p)
+		return true;
+	while (p && *p) {
+		if (!strncmp(p, name, len) && (p[len] == ',' || !p[len]))
+			return true;
+		p = strchr(p, ',');
+		if (p)
+			p++;
+	}
+	return false;
+}
+
+static struct row rows[MAX_ROWS];
+static int nr_rows;
+
+static struct row *new_row(enum workload w, const char *strategy, const char *sender,
+			   int conns, uint32_t size, uint32_t depth)
+{
+	struct row *r;
+
+	if (nr_rows == MAX_ROWS) {
+		fprintf(stderr, "zcnet-bench: more than %d rows\n", MAX_ROWS);
+		exit(1);
+	}
+	r = &rows[nr_rows++];
+	memset(r, 0, sizeof(*r));
+	*r = (struct row){ .workload = w, .strategy = strategy, .sender = sender,
+			   .conns = conns, .msg_size = size, .depth = depth, .ratio = -1,
+			   .rx_copied = -1, .tx_zc_bytes = -1, .tx_zc_copied = -1 };
+	return r;
+}
+
+/* One status line per row: rewritten in place on a terminal, a line each in a log. */
+static void progress(const struct row *r, int done, int planned)
+{
+	static int tty = -1;
+
+	if (tty < 0)
+		tty = isatty(STDERR_FILENO);
+	fprintf(stderr, "%s[%3d/%3d] %-9s %-12s %-14s %4d conn %5u B d%-2u %-7s%s",
+		tty ? "\r" : "", done, planned, workload_name(r->workload), r->strategy,
+		r->sender ? r->sender : "", r->conns, r->msg_size, r->depth,
+		!r->ran ? "skipped" : r->verified ? "ok" : "FAILED", tty ? "" : "\n");
+	fflush(stderr);
+}
+
+/* Same configuration, baseline strategy: the ratio's denominator. */
+static void compute_ratios(void)
+{
+	for (int i = 0; i < nr_rows; i++) {
+		struct row *r = &rows[i];
+
+		if (!r->ran || !r->verified)
+			continue;
+		for (int j = 0; j < nr_rows; j++) {
+			const struct row *b = &rows[j];
+
+			if (!b->ran || !b->verified || strcmp(b->strategy, BASELINE_STRATEGY) ||
+			    b->conns != r->conns || b->msg_size != r->msg_size ||
+			    b->depth != r->depth)
+				continue;
+			/* stream-tx rows compare with the stream baseline (same receiver). */
+			if (r->workload == WL_STREAM_TX ? b->workload != WL_STREAM :
+			    b->workload != r->workload)
+				continue;
+			if (r->workload == WL_PINGPONG)
+				r->ratio = b->value.median / r->value.median;
+			else
+				r->ratio = r->value.median / b->value.median;
+			break;
+		}
+	}
+}
+
+static void usage(int code)
+{
+	fprintf(code ? stderr : stdout,
+		"usage: zcnet-bench [--quick] [--trials N] [--json FILE] [--csv FILE]\n"
+		"                   [--chart FILE.svg] [--workloads stream,stream-tx,rpc,pingpong]\n"
+		"                   [--strategies a,b,...] [--zcrx-ifname IF [--zcrx-queue N]] [--list]\n"
+		"Runs every receive strategy over the same loopback TCP connections and prints\n"
+		"one table with each row's ratio against plain IORING_OP_RECV (uring-recv).\n"
+		"Default run: under 2 minutes on 2 CPUs; --quick: under 20 s.\n"
+		"--list: the strategies and whether each can run here (and why not).\n");
+	exit(code);
+}
+
+static void parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option opts[] = {
+		{ "quick", no_argument, NULL, 'q' },
+		{ "trials", required_argument, NULL, 't' },
+		{ "json", required_argument, NULL, 'j' },
+		{ "csv", required_argument, NULL, 'c' },
+		{ "chart", required_argument, NULL, 'g' },
+		{ "workloads", required_argument, NULL, 'w' },
+		{ "strategies", required_argument, NULL, 's' },
+		{ "zcrx-ifname", required_argument, NULL, 'i' },
+		{ "zcrx-queue", required_argument, NULL, 'Q' },
+		{ "list", no_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *workloads = NULL;
+	char *end;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->trials = -1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'q': o->quick = true; break;
+		case 't':
+			o->trials = (int)strtol(optarg, &end, 10);
+			if (*end || o->trials < 1 || o->trials > MAX_TRIALS) {
+				fprintf(stderr, "zcnet-bench: --trials wants 1..%d, got '%s'\n",
+					MAX_TRIALS, optarg);
+				exit(2);
+			}
+			break;
+		case 'j': o->json = optarg; break;
+		case 'c': o->csv = optarg; break;
+		case 'g': o->chart = optarg; break;
+		case 'w': workloads = optarg; break;
+		case 's': o->strategies = optarg; break;
+		case 'i': o->zcrx_ifname = optarg; break;
+		case 'Q': o->zcrx_queue = (unsigned int)strtoul(optarg, NULL, 10); break;
+		case 'l': o->list = true; break;
+		case 'h': usage(0); break;
+		default: usage(2);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "zcnet-bench: unexpected argument '%s'\n", argv[optind]);
+		usage(2);
+	}
+	if (o->trials < 0)
+		o->trials = o->quick ? 1 : 3;
+	for (int w = 0; w < WL_COUNT; w++) {
+		const char *name = workload_name((enum workload)w), *p = workloads;
+		size_t len = strlen(name);
+
+		o->workloads[w] = !workloads;
+		while (p && *p) {
+			if (!strncmp(p, name, len) && (p[len] == ',' || !p[len]))
+				o->workloads[w] = true;
+			p = strchr(p, ',');
+			if (p)
+				p++;
+		}
+	}
+	if (workloads) {
+		bool any = false;
+
+		for (int w = 0; w < WL_COUNT; w++)
+			any |= o->workloads[w];
+		if (!any) {
+			fprintf(stderr, "zcnet-bench: --workloads: none of '%s' is stream, "
+				"stream-tx, rpc or pingpong\n", workloads);
+			exit(2);
+		}
+	}
+	if (o->strategies) {
+		for (const char *p = o->strategies; p && *p;) {
+			const char *comma = strchr(p, ',');
+			size_t len = comma ? (size_t)(comma - p) : strlen(p);
+			char name[64];
+
+			snprintf(name, sizeof(name), "%.*s", (int)len, p);
+			if (!rx_strategy_find(name)) {
+				fprintf(stderr, "zcnet-bench: --strategies: no strategy '%s' "
+					"(see --list)\n", name);
+				exit(2);
+			}
+			p = comma ? comma + 1 : NULL;
+		}
+	}
+}
+
+static void read_cpu_model(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[256];
+
+	snprintf(buf, len, "unknown CPU");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+
+		if (strncmp(line, "model name", 10) || !colon)
+			continue;
+		snprintf(buf, len, "%s", colon + 2);
+		buf[strcspn(buf, "\n")] = 0;
+		break;
+	}
+	if (f)
+		fclose(f);
+}
+
+static void fill_header(struct header *h, const struct options *o)
+{
+	struct utsname u;
+	time_t now = time(NULL);
+
+	uname(&u);
+	snprintf(h->kernel, sizeof(h->kernel), "%s", u.release);
+	read_cpu_model(h->cpu_model, sizeof(h->cpu_model));
+	h->cpus = nr_cpus();
+	if (server_cpu >= 0)
+		snprintf(h->pinning, sizeof(h->pinning), "server on CPU %d, load on CPU %d",
+			 server_cpu, load_cpu);
+	else
+		snprintf(h->pinning, sizeof(h->pinning), "one CPU: no pinning");
+	snprintf(h->liburing, sizeof(h->liburing), "%d.%d", io_uring_major_version(),
+		 io_uring_minor_version());
+	snprintf(h->build, sizeof(h->build), "%s", ZCNET_BUILD_TYPE);
+	strftime(h->date, sizeof(h->date), "%Y-%m-%d %H:%M UTC", gmtime(&now));
+	h->quick = o->quick;
+	h->trials = o->trials;
+}
+
+int main(int argc, char **argv)
+{
+	static const int rpc_conns[] = { 64, 512 };
+	static const uint32_t rpc_sizes[] = { 64, 512, 4096 }, rpc_depths[] = { 1, 16 };
+	static const uint32_t pingpong_sizes[] = { 64, 4096 };
+	const char *names[32], *reasons[32];
+	char why[32][256];
+	struct trial trials[MAX_TRIALS];
+	struct options o;
+	struct header h;
+	struct server_run probe_cfg = { 0 };
+	int planned = 0, done = 0, ret = 0;
+
+	parse_options(argc, argv, &o);
+	pattern_init();
+	if (nr_cpus() >= 2) {
+		cpu_set_t set;
+
+		sched_getaffinity(0, sizeof(set), &set);
+		for (int c = 0; c < CPU_SETSIZE; c++) {
+			if (!CPU_ISSET(c, &set))
+				continue;
+			if (server_cpu < 0)
+				server_cpu = c;
+			else if (load_cpu < 0)
+				load_cpu = c;
+		}
+	}
+	fill_header(&h, &o);
+	probe_cfg.zcrx_ifname = o.zcrx_ifname;
+	probe_cfg.zcrx_queue = o.zcrx_queue;
+	for (int i = 0; i < nr_rx_strategies; i++) {
+		names[i] = rx_strategies[i].name;
+		reasons[i] = rx_strategies[i].unavailable(&probe_cfg, why[i], sizeof(why[i]));
+	}
+	if (o.list) {
+		for (int i = 0; i < nr_rx_strategies; i++)
+			printf("%-12s %-9s %s%s%s\n", names[i], reasons[i] ? "skipped" : "available",
+			       rx_strategies[i].description, reasons[i] ? "\n             why: " : "",
+			       reasons[i] ? reasons[i] : "");
+		for (int k = 0; k < SEND_KIND_COUNT; k++) {
+			char w[256];
+			const char *r = send_kind_unavailable((enum send_kind)k, w, sizeof(w));
+
+			printf("sender %-14s %s%s\n", send_kind_name((enum send_kind)k),
+			       r ? "skipped: " : "available", r ? r : "");
+		}
+		return 0;
+	}
+
+	/* The plan: every row, in order, so progress can say how far along. */
+	const int stream_conns[] = { 1, 8 };
+	const int nr_stream_conns = o.quick ? 1 : 2;
+	const uint64_t stream_bytes = o.quick ? 32ull << 20 : 256ull << 20;
+	const uint64_t tx_bytes = o.quick ? 16ull << 20 : 256ull << 20;
+	const int nr_rpc_conns = o.quick ? 1 : 2, nr_rpc_sizes = o.quick ? 1 : 3;
+	const int nr_rpc_depths = o.quick ? 1 : 2, nr_pp_sizes = o.quick ? 1 : 2;
+
+	if (o.workloads[WL_STREAM])
+		for (int c = 0; c < nr_stream_conns; c++)
+			for (int i = 0; i < nr_rx_strategies; i++)
+				if (strategy_selected(&o, names[i]))
+					new_row(WL_STREAM, names[i], send_kind_name(SEND_URING),
+						stream_conns[c], 0, 0);
+	if (o.workloads[WL_STREAM_TX])
+		for (int k = 0; k < SEND_KIND_COUNT; k++)
+			new_row(WL_STREAM_TX, BASELINE_STRATEGY, send_kind_name((enum send_kind)k),
+				1, 0, 0);
+	if (o.workloads[WL_RPC])
+		for (int c = 0; c < nr_rpc_conns; c++)
+			for (int s = 0; s < nr_rpc_sizes; s++)
+				for (int d = 0; d < nr_rpc_depths; d++)
+					for (int i = 0; i < nr_rx_strategies; i++)
+						if (strategy_selected(&o, names[i]))
+							new_row(WL_RPC, names[i], NULL,
+								o.quick ? 64 : rpc_conns[c],
+								o.quick ? 512 : rpc_sizes[s],
+								o.quick ? 16 : rpc_depths[d]);
+	if (o.workloads[WL_PINGPONG])
+		for (int s = 0; s < nr_pp_sizes; s++)
+			for (int i = 0; i < nr_rx_strategies; i++)
+				if (strategy_selected(&o, names[i]))
+					new_row(WL_PINGPONG, names[i], NULL, 1, pingpong_sizes[s], 1);
+	planned = nr_rows;
+	fprintf(stderr, "zcnet-bench: %d rows, %d trial(s) each%s\n", planned, o.trials,
+		o.quick ? " (--quick)" : "");
+
+	for (int n = 0; n < nr_rows; n++) {
+		struct row *r = &rows[n];
+		const struct rx_strategy *s = rx_strategy_find(r->strategy);
+		int idx = (int)(s - rx_strategies);
+		enum send_kind kind = SEND_URING;
+
+		for (int k = 0; k < SEND_KIND_COUNT; k++)
+			if (r->sender && !strcmp(r->sender, send_kind_name((enum send_kind)k)))
+				kind = (enum send_kind)k;
+		if (reasons[idx]) {
+			snprintf(r->reason, sizeof(r->reason), "%s", reasons[idx]);
+		} else if (r->workload == WL_STREAM_TX &&
+			   send_kind_unavailable(kind, r->reason, sizeof(r->reason))) {
+			/* reason filled in */
+		} else {
+			switch (r->workload) {
+			case WL_STREAM:
+			case WL_STREAM_TX:
+				/* Warm-up: a shorter untimed transfer on fresh connections. */
+				if (!o.quick)
+					stream_trial(s, kind, r->conns, stream_bytes / 4, false, &o,
+						     &trials[0]);
+				for (int t = 0; t < o.trials; t++)
+					stream_trial(s, kind, r->conns,
+						     r->workload == WL_STREAM ? stream_bytes : tx_bytes,
+						     r->workload == WL_STREAM_TX, &o, &trials[t]);
+				break;
+			default:
+				for (int t = 0; t < o.trials; t++)
+					echo_trial(s, r->conns, r->msg_size, r->depth,
+						   r->workload == WL_PINGPONG, &o, &trials[t]);
+				break;
+			}
+			fold(r, trials, o.trials);
+		}
+		progress(r, ++done, planned);
+		if (r->ran && !r->verified)
+			ret = 1;
+	}
+	fprintf(stderr, "\n");
+	compute_ratios();
+	report_table(stdout, &h, rows, nr_rows, names, reasons, nr_rx_strategies);
+	if (o.json && report_json(o.json, &h, rows, nr_rows, names, reasons, nr_rx_strategies)) {
+		fprintf(stderr, "zcnet-bench: writing %s: %s\n", o.json, strerror(errno));
+		ret = 1;
+	}
+	if (o.csv && report_csv(o.csv, rows, nr_rows)) {
+		fprintf(stderr, "zcnet-bench: writing %s: %s\n", o.csv, strerror(errno));
+		ret = 1;
+	}
+	if (o.chart && report_svg(o.chart, &h, rows, nr_rows)) {
+		fprintf(stderr, "zcnet-bench: writing %s: %s\n", o.chart, strerror(errno));
+		ret = 1;
+	}
+	if (ret)
+		fprintf(stderr, "zcnet-bench: some rows FAILED (see the table)\n");
+	return ret;
+}

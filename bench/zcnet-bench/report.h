@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* zcnet-bench results: one row per (workload, configuration, strategy). */
+#ifndef ZCNET_BENCH_REPORT_H
+#define ZCNET_BENCH_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum workload {
+	WL_STREAM,	/* receive strategies, IORING_OP_SEND load */
+	WL_STREAM_TX,	/* send variants into the baseline receiver */
+	WL_RPC,
+	WL_PINGPONG,
+	WL_COUNT,
+};
+
+struct spread {
+	double median, min, max;
+};
+
+struct row {
+	enum workload workload;
+	const char *strategy;		/* receive strategy */
+	const char *sender;		/* stream: how the load side sends */
+	int conns;
+	uint32_t msg_size, depth;	/* RPC, ping-pong */
+	bool ran;
+	bool verified;			/* every byte checked and none wrong */
+	char reason[256];		/* skipped: why; failed: what */
+	char detail[96];		/* mechanism actually used */
+	int trials;
+	struct spread value;		/* Gbit/s, req/s, or p50 microseconds */
+	double p99_us, p999_us;		/* ping-pong */
+	double ratio;			/* vs the IORING_OP_RECV baseline; <0: none */
+	/* Per GB (stream) or per request (RPC, ping-pong), from the median trial. */
+	double server_cpu, process_cpu, sender_cpu;
+	double syscalls;		/* per MB (stream) or per request */
+	double cqes_per_mb;
+	int64_t rx_copied;		/* zcrx: bytes the kernel copied; -1: not reported */
+	int64_t tx_zc_bytes, tx_zc_copied;	/* SEND_ZC notifications; -1: n/a */
+	uint64_t bytes;			/* verified payload over all trials */
+};
+
+struct header {
+	char kernel[128];
+	char cpu_model[96];
+	int cpus;
+	char pinning[64];
+	char liburing[16];
+	char build[64];
+	char date[32];
+	bool quick;
+	int trials;
+};
+
+const char *workload_name(enum workload w);
+/* Unit of row.value and whether larger is better. */
+const char *workload_metric(enum workload w);
+
+void report_table(FILE *out, const struct header *h, const struct row *rows, int n,
+		  const char *const *strategies, const char *const *strategy_reasons, int nr_strategies);
+int report_json(const char *path, const struct header *h, const struct row *rows, int n,
+		const char *const *strategies, const char *const *strategy_reasons, int nr_strategies);
+int report_csv(const char *path, const struct row *rows, int n);
+int report_svg(const char *path, const struct header *h, const struct row *rows, int n);
+
+#endif

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Runs zcnet-bench --quick --json and checks the report is complete.
+
+Usage: check_bench_json.py ZcnetBench [--expect-ran STRATEGY ...]
+Every strategy must appear in every workload of the quick plan and either have
+run and moved verified data, or say why it was skipped; the baseline
+(uring-recv) must have run everywhere; the SVG chart and CSV must be written.
+--expect-ran names strategies that must have run here (e.g. zcrx in the VM).
+"""
+import csv
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+
+WORKLOADS = ("stream", "stream-tx", "rpc", "pingpong")
+HEADER = ("kernel", "cpu_model", "cpus", "pinning", "liburing", "build", "date", "quick",
+          "trials", "baseline")
+ROW = ("workload", "strategy", "sender", "conns", "msg_size", "depth", "status",
+       "verified", "reason", "mechanism", "metric", "median", "min", "max",
+       "ratio_vs_baseline", "server_cpu", "process_cpu", "syscalls", "cqes_per_mb",
+       "rx_copied_bytes", "verified_bytes")
+
+
+def fail(msg):
+    print(f"check_bench_json: FAIL: {msg}")
+    sys.exit(1)
+
+
+def main():
+    bench = sys.argv[1]
+    expect_ran = sys.argv[sys.argv.index("--expect-ran") + 1:] if "--expect-ran" in sys.argv else []
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {k: os.path.join(tmp, "bench." + k) for k in ("json", "csv", "svg")}
+        proc = subprocess.run([bench, "--quick", "--json", paths["json"], "--csv", paths["csv"],
+                               "--chart", paths["svg"]], capture_output=True, text=True,
+                              timeout=900)
+        print(proc.stdout)
+        if proc.returncode != 0:
+            print(proc.stderr[-4000:])
+            fail(f"zcnet-bench --quick exited {proc.returncode}")
+        with open(paths["json"]) as f:
+            doc = json.load(f)
+        with open(paths["csv"]) as f:
+            csv_rows = list(csv.DictReader(f))
+        with open(paths["svg"]) as f:
+            svg = f.read()
+
+    h = doc.get("header", {})
+    for key in HEADER:
+        if key not in h:
+            fail(f"header lacks {key}")
+    if h["kernel"] != platform.release():
+        fail(f"header kernel {h['kernel']} is not this kernel {platform.release()}")
+    if not h["quick"] or h["baseline"] != "uring-recv":
+        fail("header: quick run against uring-recv expected")
+
+    strategies = {s["name"]: s for s in doc["strategies"]}
+    if "uring-recv" not in strategies or "zcnet" not in strategies:
+        fail("strategy list lacks uring-recv or zcnet")
+    for name, s in strategies.items():
+        if not s["available"] and not s["reason"]:
+            fail(f"strategy {name} unavailable without a reason")
+
+    rows = doc["rows"]
+    if len(csv_rows) != len(rows):
+        fail(f"CSV has {len(csv_rows)} rows, JSON {len(rows)}")
+    seen = {}
+    for r in rows:
+        for key in ROW:
+            if key not in r:
+                fail(f"row {r.get('workload')}/{r.get('strategy')} lacks {key}")
+        where = f"{r['workload']}/{r['strategy']}/{r['sender']}"
+        if r["status"] == "ran":
+            if not r["verified"] or r["verified_bytes"] <= 0:
+                fail(f"{where}: ran without verified data")
+            if r["median"] <= 0 or not r["min"] <= r["median"] <= r["max"]:
+                fail(f"{where}: bad spread {r['min']} {r['median']} {r['max']}")
+            if r["ratio_vs_baseline"] <= 0:
+                fail(f"{where}: no ratio against the baseline")
+        elif r["status"] == "skipped":
+            if not r["reason"]:
+                fail(f"{where}: skipped without a reason")
+        else:
+            fail(f"{where}: status {r['status']}: {r['reason']}")
+        seen.setdefault(r["workload"], set()).add(r["strategy"])
+        if r["workload"] == "stream-tx":
+            seen.setdefault("senders", set()).add(r["sender"])
+
+    for w in WORKLOADS:
+        if w not in seen:
+            fail(f"workload {w} missing")
+    for w in ("stream", "rpc", "pingpong"):
+        missing = set(strategies) - seen[w]
+        if missing:
+            fail(f"workload {w} lacks strategies {sorted(missing)}")
+    if seen["senders"] != {"send(2)", "IORING_OP_SEND", "SEND_ZC", "SEND_ZC fixed"}:
+        fail(f"stream-tx senders: {sorted(seen['senders'])}")
+    for r in rows:
+        if r["strategy"] == "uring-recv" and r["status"] != "ran":
+            fail(f"baseline did not run in {r['workload']}")
+        if r["strategy"] in expect_ran and r["status"] != "ran":
+            fail(f"{r['strategy']} expected to run in {r['workload']}: {r['reason']}")
+        if r["workload"] == "stream-tx" and r["sender"].startswith("SEND_ZC") and \
+                r["status"] == "ran" and (r["tx_zc_bytes"] != r["verified_bytes"] or
+                                          not 0 <= r["tx_zc_copied_bytes"] <= r["tx_zc_bytes"]):
+            fail(f"{r['sender']}: notifications cover {r['tx_zc_bytes']} bytes "
+                 f"({r['tx_zc_copied_bytes']} copied), {r['verified_bytes']} were sent")
+        if r["strategy"] == "zcrx" and r["status"] == "ran" and r["rx_copied_bytes"] < 0:
+            fail("zcrx row without the kernel's copy counter")
+    if "<svg" not in svg or "1.0 = baseline" not in svg:
+        fail("SVG chart incomplete")
+    ran = sum(r["status"] == "ran" for r in rows)
+    print(f"check_bench_json: ok: {len(rows)} rows, {ran} ran verified, "
+          f"{len(rows) - ran} skipped with reasons")
+
+
+if __name__ == "__main__":
+    main()
