@@ -125,8 +125,13 @@ void TxPool::SendSlot::OnCqe(Operation* op, const io_uring_cqe* cqe) {
     bool copied = cqe->res & IORING_NOTIF_USAGE_ZC_COPIED;
     (copied ? pool->stats_.bytes_copied : pool->stats_.bytes_zerocopy) +=
         static_cast<uint64_t>(slot->res > 0 ? slot->res : 0);
-    if (copied) pool->copies_seen_ = true;
     pool->stats_.notifications++;
+    // Copying has to be the rule, not an accident, before the pool gives up
+    // on zero copy: loopback copies every send, a NIC path may copy the odd
+    // one (the first sends of a connection, for instance).
+    if (pool->stats_.notifications >= kCopyVerdictNotifications &&
+        pool->stats_.bytes_copied > pool->stats_.bytes_zerocopy)
+      pool->copies_seen_ = true;
     pool->lent_--;
     uringx_bufpool_unlend(pool->pool_, slot->token);
     pool->ChunkReturned();

@@ -11,8 +11,9 @@
 // registered chunk (zero-copy costs a notification and page pinning, not
 // worth it for small payloads; the kernel copies them from the chunk), and
 // with copy_fallback the pool switches to
-// plain sends once the kernel reports (IORING_SEND_ZC_REPORT_USAGE) that it
-// copied anyway, as on loopback.
+// plain sends once the kernel's reports (IORING_SEND_ZC_REPORT_USAGE) show it
+// copies most of the bytes anyway, as on loopback (judged after a few
+// notifications, so an occasional copy on a NIC path does not count).
 #pragma once
 
 #include <coroutine>
@@ -85,7 +86,7 @@ class TxPool {
     // pool its own slot.
     uint16_t buf_index = 0;
     size_t zc_min_bytes = 4096;   // smaller sends are plain sends
-    bool copy_fallback = true;    // plain sends once the kernel reports copies
+    bool copy_fallback = true;    // plain sends once the kernel copies most bytes
   };
 
   static absl::StatusOr<std::unique_ptr<TxPool>> Create(Ring& ring, const Options& options);
@@ -112,7 +113,11 @@ class TxPool {
   uint32_t free_chunks() const { return uringx_bufpool_nr_free(pool_); }
   // Chunks whose send or notification is still pending.
   uint32_t lent_chunks() const { return lent_; }
+  // True once the kernel's reports show it copies most bytes (at least
+  // kCopyVerdictNotifications notifications, copied > zero-copy bytes);
+  // with copy_fallback the pool sends plainly from then on.
   bool copies_seen() const { return copies_seen_; }
+  static constexpr uint64_t kCopyVerdictNotifications = 4;
   Ring& ring() const { return *ring_; }
 
   // Implementation detail: the per-chunk request a send uses; its address is
