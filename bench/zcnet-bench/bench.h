@@ -107,6 +107,10 @@ extern const struct rx_strategy rx_strategies[];
 extern const int nr_rx_strategies;
 const struct rx_strategy *rx_strategy_find(const char *name);
 
+/* What this kernel's io_uring has (uringx_probe_kernel(), probed once). */
+struct uringx_probe;
+const struct uringx_probe *kernel_probe(void);
+
 /* The baseline every row is compared with. */
 #define BASELINE_STRATEGY "uring-recv"
 

@@ -143,7 +143,7 @@ static void stream_trial(const struct rx_strategy *s, enum send_kind kind, int n
 {
 	int cfds[16], sfds[16], err;
 	struct server_thread st;
-	struct send_run sr = { 0 };
+	struct send_run sr;
 	uint64_t t0, t1, p0, p1;
 	double gb;
 
@@ -335,7 +335,6 @@ static struct row *new_row(enum workload w, const char *strategy, const char *se
 		exit(1);
 	}
 	r = &rows[nr_rows++];
-	memset(r, 0, sizeof(*r));
 	*r = (struct row){ .workload = w, .strategy = strategy, .sender = sender,
 			   .conns = conns, .msg_size = size, .depth = depth, .ratio = -1,
 			   .rx_copied = -1, .tx_zc_bytes = -1, .tx_zc_copied = -1 };

@@ -33,11 +33,7 @@ const char *send_kind_name(enum send_kind kind)
 
 const char *send_kind_unavailable(enum send_kind kind, char *why, size_t len)
 {
-	struct uringx_probe p;
-
-	if (kind == SEND_SYSCALL || kind == SEND_URING)
-		return NULL;
-	if (uringx_probe_kernel(&p) == 0 && p.op_send_zc)
+	if (kind == SEND_SYSCALL || kind == SEND_URING || kernel_probe()->op_send_zc)
 		return NULL;
 	snprintf(why, len, "%s", uringx_reason_str(URINGX_REASON_KERNEL_NO_SEND_ZC));
 	return why;

@@ -655,7 +655,7 @@ static int serve_zcrx(struct server_run *run)
 
 /* ---- availability -------------------------------------------------------- */
 
-static const struct uringx_probe *kernel_probe(void)
+const struct uringx_probe *kernel_probe(void)
 {
 	static struct uringx_probe probe;
 	static bool done;
