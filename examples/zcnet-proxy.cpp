@@ -100,10 +100,12 @@ Task<int> Serve(Ring& ring, sockaddr_in listen_addr, sockaddr_in upstream, TxPoo
   }
   co_await scope.Join();
   const auto& st = (*pool)->stats();
-  std::printf("pool: %llu zero-copy sends, %llu plain sends, kernel reported %llu bytes "
-              "zero-copy and %llu copied\n",
+  std::printf("pool: %llu zero-copy sends, %llu plain sends (%llu shorter than %zu bytes), "
+              "kernel reported %llu bytes zero-copy and %llu copied; copy fallback %s\n",
               (unsigned long long)st.zc_sends, (unsigned long long)st.plain_sends,
-              (unsigned long long)st.bytes_zerocopy, (unsigned long long)st.bytes_copied);
+              (unsigned long long)st.short_sends, po.zc_min_bytes,
+              (unsigned long long)st.bytes_zerocopy, (unsigned long long)st.bytes_copied,
+              (*pool)->copies_seen() ? "engaged" : "not engaged");
   co_return 0;
 }
 

@@ -84,8 +84,8 @@ TxPool::SendSlot* SendZcAwaiter::Submit() {
   slot->token = buf_.chunk_.token;
   slot->bytes = static_cast<uint32_t>(buf_.size_);
   slot->res = 0;
-  slot->zero_copy = buf_.size_ >= pool->options_.zc_min_bytes &&
-                    !(pool->options_.copy_fallback && pool->copies_seen_);
+  bool is_short = buf_.size_ < pool->options_.zc_min_bytes;
+  slot->zero_copy = !is_short && !(pool->options_.copy_fallback && pool->copies_seen_);
 
   io_uring_sqe* sqe = ring.GetSqe();
   if (slot->zero_copy) {
@@ -98,6 +98,7 @@ TxPool::SendSlot* SendZcAwaiter::Submit() {
     uringx_bufpool_lend(pool->pool_, slot->token);
     io_uring_prep_send(sqe, fd_, buf_.chunk_.addr, buf_.size_, MSG_WAITALL | MSG_NOSIGNAL);
     pool->stats_.plain_sends++;
+    if (is_short) pool->stats_.short_sends++;
   }
   Ring::SetOp(sqe, slot);
   ring.AddInFlight();

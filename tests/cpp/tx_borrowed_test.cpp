@@ -77,6 +77,39 @@ TEST(SendZc, ChunkReturnsOnlyAfterTheNotification) {
   EXPECT_EQ((*pool)->stats().bytes_copied + (*pool)->stats().bytes_zerocopy, 64u << 10);
 }
 
+TEST(SendZc, ShortSendIsPlainAndCountedApartFromTheCopyFallback) {
+  auto ring = MakeRing();
+  TxPool::Options o;
+  o.zc_min_bytes = 4096;
+  auto pool = TxPool::Create(*ring, o);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  auto pair = testsupport::MakeTcpPair();
+  bool ok = false;
+  std::thread reader = Drain(pair.server.get(), 106, 11, &ok);
+  ring->Run([](TxPool& pool, int fd) -> Task<void> {
+    auto b = pool.Allocate();
+    EXPECT_TRUE(b.ok());
+    if (!b.ok()) co_return;
+    testsupport::SeededStream gen(11);
+    gen.Fill(reinterpret_cast<uint8_t*>(b->data()), 106);
+    b->resize(106);
+    auto sent = co_await zcnet::SendZc(fd, std::move(*b));
+    EXPECT_TRUE(sent.ok()) << sent.status();
+    if (sent.ok()) {
+      EXPECT_EQ(*sent, 106u);
+    }
+  }(**pool, pair.client.get()));
+  reader.join();
+  EXPECT_TRUE(ok);
+  const auto& st = (*pool)->stats();
+  EXPECT_EQ(st.zc_sends, 0u);
+  EXPECT_EQ(st.plain_sends, 1u);
+  EXPECT_EQ(st.short_sends, 1u) << "a send under zc_min_bytes is not a copy fallback";
+  EXPECT_EQ(st.notifications, 0u);
+  EXPECT_FALSE((*pool)->copies_seen());
+  EXPECT_EQ((*pool)->lent_chunks(), 0u);
+}
+
 TEST(SendZc, StreamsVerifiedDataAndFallsBackWhenTheKernelCopies) {
   auto ring = MakeRing();
   auto pool = TxPool::Create(*ring, TxPool::Options{});
@@ -106,6 +139,7 @@ TEST(SendZc, StreamsVerifiedDataAndFallsBackWhenTheKernelCopies) {
   EXPECT_GE(st.zc_sends, 1u);
   EXPECT_TRUE((*pool)->copies_seen()) << "loopback copies; the kernel must say so";
   EXPECT_GT(st.plain_sends, 0u) << "copy_fallback did not switch to plain sends";
+  EXPECT_EQ(st.short_sends, 0u) << "every send was a full chunk";
   EXPECT_EQ((*pool)->lent_chunks(), 0u);
 }
 

@@ -105,6 +105,7 @@ class TxPool {
   struct Stats {
     uint64_t zc_sends = 0;
     uint64_t plain_sends = 0;
+    uint64_t short_sends = 0;     // plain sends shorter than zc_min_bytes
     uint64_t bytes_zerocopy = 0;  // notified without IORING_NOTIF_USAGE_ZC_COPIED
     uint64_t bytes_copied = 0;    // notified with it
     uint64_t notifications = 0;
