@@ -106,8 +106,12 @@ class TxPool {
     uint64_t zc_sends = 0;
     uint64_t plain_sends = 0;
     uint64_t short_sends = 0;     // plain sends shorter than zc_min_bytes
-    uint64_t bytes_zerocopy = 0;  // notified without IORING_NOTIF_USAGE_ZC_COPIED
-    uint64_t bytes_copied = 0;    // notified with it
+    // Bytes of zero-copy sends by the kernel's report. The report is one
+    // flag per send (IORING_NOTIF_USAGE_ZC_COPIED: at least part of it was
+    // copied), so bytes_copied counts whole sends and is an upper bound on
+    // what the kernel really copied.
+    uint64_t bytes_zerocopy = 0;
+    uint64_t bytes_copied = 0;
     uint64_t notifications = 0;
   };
   const Stats& stats() const { return stats_; }
