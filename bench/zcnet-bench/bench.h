@@ -74,6 +74,7 @@ struct server_run {
 	int cpu;			/* pin here; -1: do not pin */
 	const char *zcrx_ifname;	/* NIC for zcrx; NULL: NODEV copy mode */
 	unsigned int zcrx_queue;
+	unsigned int pbuf_bufs;		/* buffers of 16 KiB in the provided-buffer ring */
 	struct ready_gate *ready;	/* opened by server_ready() */
 	uint64_t cpu_ready_ns;		/* the serving thread's CPU time at server_ready() */
 	/* out: counted by the strategy (the serving threads merge theirs) */

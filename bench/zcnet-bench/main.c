@@ -47,6 +47,7 @@ struct options {
 	const char *strategies;		/* comma list, NULL: all */
 	const char *zcrx_ifname;
 	unsigned int zcrx_queue;
+	unsigned int pbuf_bufs;
 	bool list;
 };
 
@@ -111,6 +112,7 @@ static void server_init(struct server_thread *st, const struct rx_strategy *s,
 	st->run.cpu = server_cpu;
 	st->run.zcrx_ifname = o->zcrx_ifname;
 	st->run.zcrx_queue = o->zcrx_queue;
+	st->run.pbuf_bufs = o->pbuf_bufs;
 	st->run.rx_copied = RX_COPIED_UNKNOWN;
 }
 
@@ -388,10 +390,13 @@ static void usage(int code)
 	fprintf(code ? stderr : stdout,
 		"usage: zcnet-bench [--quick] [--trials N] [--json FILE] [--csv FILE]\n"
 		"                   [--chart FILE.svg] [--workloads stream,stream-tx,rpc,pingpong]\n"
-		"                   [--strategies a,b,...] [--zcrx-ifname IF [--zcrx-queue N]] [--list]\n"
+		"                   [--strategies a,b,...] [--zcrx-ifname IF [--zcrx-queue N]]\n"
+		"                   [--pbuf-bufs N] [--list]\n"
 		"Runs every receive strategy over the same loopback TCP connections and prints\n"
 		"one table with each row's ratio against plain IORING_OP_RECV (uring-recv).\n"
 		"Default run: under 2 minutes on 2 CPUs; --quick: under 20 s.\n"
+		"--pbuf-bufs N: 16 KiB buffers in the provided-buffer ring of the pbuf\n"
+		"strategies and zcnet (a power of two, 1..32768; default 512, 8 MiB).\n"
 		"--list: the strategies and whether each can run here (and why not).\n");
 	exit(code);
 }
@@ -408,6 +413,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "strategies", required_argument, NULL, 's' },
 		{ "zcrx-ifname", required_argument, NULL, 'i' },
 		{ "zcrx-queue", required_argument, NULL, 'Q' },
+		{ "pbuf-bufs", required_argument, NULL, 'b' },
 		{ "list", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -418,6 +424,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->trials = -1;
+	o->pbuf_bufs = 512;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'q': o->quick = true; break;
@@ -436,6 +443,17 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 's': o->strategies = optarg; break;
 		case 'i': o->zcrx_ifname = optarg; break;
 		case 'Q': o->zcrx_queue = (unsigned int)strtoul(optarg, NULL, 10); break;
+		case 'b': {
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*end || !n || n > 32768 || (n & (n - 1))) {
+				fprintf(stderr, "zcnet-bench: --pbuf-bufs wants a power of two "
+					"1..32768, got '%s'\n", optarg);
+				exit(2);
+			}
+			o->pbuf_bufs = (unsigned int)n;
+			break;
+		}
 		case 'l': o->list = true; break;
 		case 'h': usage(0); break;
 		default: usage(2);
@@ -527,6 +545,7 @@ static void fill_header(struct header *h, const struct options *o)
 	strftime(h->date, sizeof(h->date), "%Y-%m-%d %H:%M UTC", gmtime(&now));
 	h->quick = o->quick;
 	h->trials = o->trials;
+	h->pbuf_bufs = o->pbuf_bufs;
 }
 
 int main(int argc, char **argv)

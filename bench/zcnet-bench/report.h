@@ -52,6 +52,7 @@ struct header {
 	char date[32];
 	bool quick;
 	int trials;
+	unsigned int pbuf_bufs;		/* 16 KiB buffers in the pbuf strategies' ring */
 };
 
 const char *workload_name(enum workload w);

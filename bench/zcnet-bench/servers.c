@@ -468,10 +468,11 @@ static int src_create(struct io_uring *ring, struct server_run *run, enum src_ki
 		p.zcrx.event_user_data = UD(3ull, 0);
 	} else {
 		p.mode = URINGX_RXSRC_PBUF;
-		/* 8 MiB: enough for 512 connections' in-flight data, small enough
-		 * to stay in cache (a 64 MiB ring spends its time in DRAM misses).
+		/* Default 512 (8 MiB): enough for 512 connections' in-flight
+		 * data, small enough to stay in cache (a 64 MiB ring spends its
+		 * time in DRAM misses); --pbuf-bufs changes it.
 		 */
-		p.pbuf.nr_bufs = 512;
+		p.pbuf.nr_bufs = run->pbuf_bufs;
 		p.pbuf.buf_size = 16384;
 		p.pbuf.bgid = 7;
 		if (kind == SRC_PBUF_BUNDLE)

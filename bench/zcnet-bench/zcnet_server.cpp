@@ -66,7 +66,7 @@ Task<int> ServeAll(zcnet::Ring& ring, server_run* run) {
   RxPool::Options po;
   po.ifname = run->zcrx_ifname;
   po.queue = run->zcrx_queue;
-  po.buffers = 512;  // the same ring as the C pbuf strategies
+  po.buffers = run->pbuf_bufs;  // the same ring as the C pbuf strategies
   po.buffer_size = 16384;
   po.incremental = false;  // one pool feeds every connection
   auto pool = RxPool::Create(ring, po);

@@ -17,7 +17,7 @@ import tempfile
 
 WORKLOADS = ("stream", "stream-tx", "rpc", "pingpong")
 HEADER = ("kernel", "cpu_model", "cpus", "pinning", "liburing", "build", "date", "quick",
-          "trials", "baseline")
+          "trials", "pbuf_bufs", "baseline")
 ROW = ("workload", "strategy", "sender", "conns", "msg_size", "depth", "status",
        "verified", "reason", "mechanism", "metric", "median", "min", "max",
        "ratio_vs_baseline", "server_cpu", "process_cpu", "syscalls", "cqes_per_mb",
