@@ -84,6 +84,7 @@ struct server_run {
 	uint64_t bad_bytes;	/* SINK: bytes that did not match */
 	uint64_t cpu_ns;	/* CPU time of the serving thread(s) */
 	uint64_t rx_copied;		/* zcrx: bytes the kernel copied; RX_COPIED_UNKNOWN */
+	int64_t rx_out_of_buffers;	/* receives stopped for want of a buffer; -1: n/a */
 	int error;			/* negative errno of the first failure */
 	char detail[96];		/* mechanism actually used, e.g. "pbuf-ring inc+bundle" */
 };

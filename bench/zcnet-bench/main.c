@@ -56,7 +56,7 @@ struct trial {
 	double value;			/* Gbit/s, req/s or p50 us */
 	double p99_us, p999_us;
 	double server_cpu, process_cpu, sender_cpu, syscalls, cqes_per_mb;
-	int64_t rx_copied, tx_zc_bytes, tx_zc_copied;
+	int64_t rx_copied, tx_zc_bytes, tx_zc_copied, rx_out_of_buffers;
 	uint64_t bytes;
 	bool verified;
 	char failure[200];
@@ -114,6 +114,7 @@ static void server_init(struct server_thread *st, const struct rx_strategy *s,
 	st->run.zcrx_queue = o->zcrx_queue;
 	st->run.pbuf_bufs = o->pbuf_bufs;
 	st->run.rx_copied = RX_COPIED_UNKNOWN;
+	st->run.rx_out_of_buffers = -1;
 }
 
 static void fail(struct trial *t, const char *what, int err)
@@ -187,6 +188,7 @@ static void stream_trial(const struct rx_strategy *s, enum send_kind kind, int n
 	t->syscalls = (double)(sender_row ? sr.syscalls : st.run.syscalls) / (gb * 1e3);
 	t->cqes_per_mb = st.run.cqes ? (double)st.run.cqes / (gb * 1e3) : -1;
 	t->rx_copied = st.run.rx_copied == RX_COPIED_UNKNOWN ? -1 : (int64_t)st.run.rx_copied;
+	t->rx_out_of_buffers = st.run.rx_out_of_buffers;
 	t->tx_zc_bytes = kind >= SEND_URING_ZC ? (int64_t)sr.zc_bytes : -1;
 	t->tx_zc_copied = kind >= SEND_URING_ZC ? (int64_t)sr.zc_copied : -1;
 }
@@ -246,6 +248,7 @@ static void echo_trial(const struct rx_strategy *s, int n, uint32_t size, uint32
 		t->cqes_per_mb = st.run.cqes ? (double)st.run.cqes / ((double)st.run.bytes / 1e6) : -1;
 	}
 	t->rx_copied = st.run.rx_copied == RX_COPIED_UNKNOWN ? -1 : (int64_t)st.run.rx_copied;
+	t->rx_out_of_buffers = st.run.rx_out_of_buffers;
 	t->tx_zc_bytes = t->tx_zc_copied = -1;
 	if (latency) {
 		if (lr.nr_lat) {
@@ -302,6 +305,7 @@ static void fold(struct row *r, struct trial *t, int n)
 	r->syscalls = mid->syscalls;
 	r->cqes_per_mb = mid->cqes_per_mb;
 	r->rx_copied = mid->rx_copied;
+	r->rx_out_of_buffers = mid->rx_out_of_buffers;
 	r->tx_zc_bytes = mid->tx_zc_bytes;
 	r->tx_zc_copied = mid->tx_zc_copied;
 	snprintf(r->detail, sizeof(r->detail), "%s", mid->detail);
@@ -339,7 +343,8 @@ static struct row *new_row(enum workload w, const char *strategy, const char *se
 	r = &rows[nr_rows++];
 	*r = (struct row){ .workload = w, .strategy = strategy, .sender = sender,
 			   .conns = conns, .msg_size = size, .depth = depth, .ratio = -1,
-			   .rx_copied = -1, .tx_zc_bytes = -1, .tx_zc_copied = -1 };
+			   .rx_copied = -1, .tx_zc_bytes = -1, .tx_zc_copied = -1,
+			   .rx_out_of_buffers = -1 };
 	return r;
 }
 

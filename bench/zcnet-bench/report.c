@@ -234,14 +234,16 @@ int report_json(const char *path, const struct header *h, const struct row *rows
 			"\"p999_us\": %.6g, \"server_cpu\": %.6g, \"process_cpu\": %.6g, "
 			"\"sender_cpu\": %.6g, \"cpu_unit\": \"%s\", \"syscalls\": %.6g, "
 			"\"syscalls_unit\": \"%s\", \"cqes_per_mb\": %.6g, \"rx_copied_bytes\": %lld, "
-			"\"tx_zc_bytes\": %lld, \"tx_zc_copied_bytes\": %lld, \"verified_bytes\": %llu}",
+			"\"tx_zc_bytes\": %lld, \"tx_zc_copied_bytes\": %lld, "
+			"\"rx_out_of_buffers\": %lld, \"verified_bytes\": %llu}",
 			workload_metric(r->workload), r->trials, r->value.median, r->value.min,
 			r->value.max, r->ratio, r->p99_us, r->p999_us, r->server_cpu,
 			r->process_cpu, r->sender_cpu,
 			r->workload <= WL_STREAM_TX ? "s/GB" : "us/request", r->syscalls,
 			r->workload <= WL_STREAM_TX ? "per MB" : "per request", r->cqes_per_mb,
 			(long long)r->rx_copied, (long long)r->tx_zc_bytes,
-			(long long)r->tx_zc_copied, (unsigned long long)r->bytes);
+			(long long)r->tx_zc_copied, (long long)r->rx_out_of_buffers,
+			(unsigned long long)r->bytes);
 	}
 	fprintf(f, "\n  ]\n}\n");
 	return fclose(f) ? -errno : 0;

@@ -507,6 +507,7 @@ static int serve_source(struct server_run *run, enum src_kind kind)
 		set_error(run, ret);
 		goto out;
 	}
+	run->rx_out_of_buffers = 0;
 	max_views = uringx_rxsrc_max_views(src);
 	views = calloc(max_views, sizeof(*views));
 	if (!views) {
@@ -600,6 +601,7 @@ static int serve_source(struct server_run *run, enum src_kind kind)
 			} else if (ev.out_of_buffers) {
 				c->starved = true;
 				nr_starved++;
+				run->rx_out_of_buffers++;
 			} else if (ev.rearm) {
 				in_flight++;
 				src_arm(&ring, run, src, (int)i);

@@ -92,6 +92,7 @@ Task<int> ServeAll(zcnet::Ring& ring, server_run* run) {
     co_await scope.Join();
   }
   for (int i = 0; i < run->nr_fds; i++) run->cqes += counters[i].recv_cqes + counters[i].sends;
+  run->rx_out_of_buffers = static_cast<int64_t>((*pool)->out_of_buffers());
   co_return run->error;
 }
 

@@ -115,6 +115,7 @@ void RxPool::StreamState::OnCqe(Operation* op, const io_uring_cqe* cqe) {
   if (ev.rearm && !ev.out_of_buffers) {
     s->Arm();
   } else if (ev.out_of_buffers) {
+    pool->out_of_buffers_++;
     uringx_rxsrc_flush(pool->src_);
     if (uringx_rxsrc_available(pool->src_)) {
       // Buffers came back before this CQE was seen: nobody will release more.

@@ -66,6 +66,14 @@ Task<Received> Consume(RxPool& pool, int fd, uint64_t seed, size_t hold) {
   co_return r;
 }
 
+// The stream arrived whole: no error, EOF, every byte verified.
+void ExpectWholeStream(const Received& r, uint64_t total) {
+  EXPECT_TRUE(r.error.ok()) << r.error;
+  EXPECT_TRUE(r.eof);
+  EXPECT_EQ(r.first_bad, -1);
+  EXPECT_EQ(r.bytes, total);
+}
+
 struct Mechanism {
   const char* name;
   RxPool::Options options;
@@ -82,10 +90,7 @@ TEST_P(RecvStreamBulk, OneGibVerifiedToEof) {
   const uint64_t total = 1ull << 30;
   StreamSender sender(pair.client.Release(), 31337, total, 256 << 10, SenderEnd::kClose);
   Received r = ring->Run(Consume(**pool, pair.server.get(), 31337, 0));
-  EXPECT_TRUE(r.error.ok()) << r.error;
-  EXPECT_TRUE(r.eof);
-  EXPECT_EQ(r.first_bad, -1);
-  EXPECT_EQ(r.bytes, total);
+  ExpectWholeStream(r, total);
   EXPECT_EQ((*pool)->outstanding(), 0u);
 }
 
@@ -97,6 +102,14 @@ RxPool::Options PbufOptions(bool inc, bool bundles) {
   return o;
 }
 
+// A ring of @buffers 4 KiB buffers: small enough for a consumer to hold whole.
+RxPool::Options TinyPbufOptions(bool bundles, uint32_t buffers) {
+  RxPool::Options o = PbufOptions(false, bundles);
+  o.buffers = buffers;
+  o.buffer_size = 4096;
+  return o;
+}
+
 INSTANTIATE_TEST_SUITE_P(Mechanisms, RecvStreamBulk,
                          ::testing::Values(Mechanism{"pbuf_inc_bundle", PbufOptions(true, true)},
                                            Mechanism{"pbuf_plain", PbufOptions(false, false)},
@@ -105,20 +118,30 @@ INSTANTIATE_TEST_SUITE_P(Mechanisms, RecvStreamBulk,
 
 TEST(RecvStream, SlowConsumerDrainsThePoolAndLosesNothing) {
   auto ring = MakeRing();
-  RxPool::Options o = PbufOptions(false, true);
-  o.buffers = 8;
-  o.buffer_size = 4096;
-  auto pool = RxPool::Create(*ring, o);
+  auto pool = RxPool::Create(*ring, TinyPbufOptions(true, 8));
   ASSERT_TRUE(pool.ok()) << pool.status();
   auto pair = testsupport::MakeTcpPair();
   const uint64_t total = 8u << 20;
   StreamSender sender(pair.client.Release(), 4, total, 65536, SenderEnd::kClose);
   Received r = ring->Run(Consume(**pool, pair.server.get(), 4, 8));
-  EXPECT_TRUE(r.error.ok()) << r.error;
   EXPECT_EQ(r.max_held, 8u) << "the consumer never held the whole pool";
-  EXPECT_EQ(r.first_bad, -1);
-  EXPECT_EQ(r.bytes, total);
-  EXPECT_TRUE(r.eof);
+  ExpectWholeStream(r, total);
+}
+
+TEST(RecvStream, RunningOutOfBuffersPausesIsCountedAndLosesNothing) {
+  auto ring = MakeRing();
+  auto pool = RxPool::Create(*ring, TinyPbufOptions(false, 4));
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  auto pair = testsupport::MakeTcpPair();
+  // All 32 KiB wait in the socket before the receive is armed: it fills the
+  // four buffers, then finds the ring empty while the consumer holds them.
+  const uint64_t total = 32u << 10;
+  StreamSender sender(pair.client.Release(), 12, total, 65536, SenderEnd::kClose);
+  sender.Join();
+  Received r = ring->Run(Consume(**pool, pair.server.get(), 12, 4));
+  EXPECT_EQ(r.max_held, 4u);
+  EXPECT_GE((*pool)->out_of_buffers(), 1u) << "the receive never ran out of buffers";
+  ExpectWholeStream(r, total);
 }
 
 TEST(RecvStream, PeerResetMidStreamIsAnError) {

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Runs zcnet-bench --quick --json and checks the report is complete.
 
-Usage: check_bench_json.py ZcnetBench [--expect-ran STRATEGY ...]
+Usage: check_bench_json.py ZcnetBench [--pbuf-bufs N] [--expect-ran STRATEGY ...]
 Every strategy must appear in every workload of the quick plan and either have
 run and moved verified data, or say why it was skipped; the baseline
 (uring-recv) must have run everywhere; the SVG chart and CSV must be written.
 --expect-ran names strategies that must have run here (e.g. zcrx in the VM).
+--pbuf-bufs N runs the buffer-ring strategies on a ring of N buffers (a ring
+much smaller than the data in flight makes them recover from running out).
 """
+import argparse
 import csv
 import json
 import os
@@ -16,12 +19,13 @@ import sys
 import tempfile
 
 WORKLOADS = ("stream", "stream-tx", "rpc", "pingpong")
+RING_STRATEGIES = ("pbuf", "pbuf-bundle", "pbuf-inc", "zcnet")
 HEADER = ("kernel", "cpu_model", "cpus", "pinning", "liburing", "build", "date", "quick",
           "trials", "pbuf_bufs", "baseline")
 ROW = ("workload", "strategy", "sender", "conns", "msg_size", "depth", "status",
        "verified", "reason", "mechanism", "metric", "median", "min", "max",
        "ratio_vs_baseline", "server_cpu", "process_cpu", "syscalls", "cqes_per_mb",
-       "rx_copied_bytes", "verified_bytes")
+       "rx_copied_bytes", "rx_out_of_buffers", "verified_bytes")
 
 
 def fail(msg):
@@ -30,12 +34,17 @@ def fail(msg):
 
 
 def main():
-    bench = sys.argv[1]
-    expect_ran = sys.argv[sys.argv.index("--expect-ran") + 1:] if "--expect-ran" in sys.argv else []
+    ap = argparse.ArgumentParser()
+    ap.add_argument("bench")
+    ap.add_argument("--pbuf-bufs", type=int)
+    ap.add_argument("--expect-ran", nargs="*", default=[])
+    args = ap.parse_args()
+    bench, expect_ran = args.bench, args.expect_ran
+    extra = ["--pbuf-bufs", str(args.pbuf_bufs)] if args.pbuf_bufs else []
     with tempfile.TemporaryDirectory() as tmp:
         paths = {k: os.path.join(tmp, "bench." + k) for k in ("json", "csv", "svg")}
         proc = subprocess.run([bench, "--quick", "--json", paths["json"], "--csv", paths["csv"],
-                               "--chart", paths["svg"]], capture_output=True, text=True,
+                               "--chart", paths["svg"]] + extra, capture_output=True, text=True,
                               timeout=900)
         print(proc.stdout)
         if proc.returncode != 0:
@@ -56,6 +65,8 @@ def main():
         fail(f"header kernel {h['kernel']} is not this kernel {platform.release()}")
     if not h["quick"] or h["baseline"] != "uring-recv":
         fail("header: quick run against uring-recv expected")
+    if args.pbuf_bufs and h["pbuf_bufs"] != args.pbuf_bufs:
+        fail(f"header: ring of {h['pbuf_bufs']} buffers, asked for {args.pbuf_bufs}")
 
     strategies = {s["name"]: s for s in doc["strategies"]}
     if "uring-recv" not in strategies or "zcnet" not in strategies:
@@ -110,6 +121,16 @@ def main():
                  f"({r['tx_zc_copied_bytes']} copied), {r['verified_bytes']} were sent")
         if r["strategy"] == "zcrx" and r["status"] == "ran" and r["rx_copied_bytes"] < 0:
             fail("zcrx row without the kernel's copy counter")
+        if r["strategy"] in RING_STRATEGIES and r["status"] == "ran" and \
+                r["rx_out_of_buffers"] < 0:
+            fail(f"{r['strategy']} row without an out-of-buffers count")
+    # A ring far smaller than the RPC data in flight must run dry, and the
+    # rows above show every byte still arrived.
+    if args.pbuf_bufs and args.pbuf_bufs <= 8:
+        for r in rows:
+            if r["workload"] == "rpc" and r["strategy"] in RING_STRATEGIES and \
+                    r["status"] == "ran" and r["rx_out_of_buffers"] <= 0:
+                fail(f"rpc/{r['strategy']}: a {args.pbuf_bufs}-buffer ring never ran out")
     if "<svg" not in svg or "1.0 = baseline" not in svg:
         fail("SVG chart incomplete")
     ran = sum(r["status"] == "ran" for r in rows)

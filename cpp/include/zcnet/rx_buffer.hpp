@@ -110,6 +110,11 @@ class RxPool {
   uint32_t outstanding() const { return uringx_rxsrc_outstanding(src_); }
   // zcrx copy-fallback counters (zero for buffer rings).
   uringx_zcrx_stats zcrx_stats() const;
+  // Times a stream's receive stopped because the pool had no free buffer and
+  // waited for the application to release one (the data waits in the
+  // socket). Often non-zero means the pool is too small for the data in
+  // flight.
+  uint64_t out_of_buffers() const { return out_of_buffers_; }
 
   // Stream starts a multishot receive on @fd from this pool (armed at the
   // first Next()). An incremental buffer ring feeds one stream at a time.
@@ -133,6 +138,7 @@ class RxPool {
   StreamState* starved_ = nullptr;  // streams waiting for buffers
   size_t streams_ = 0;              // live RecvStreams
   size_t states_ = 0;               // stream states, orphaned ones included
+  uint64_t out_of_buffers_ = 0;
 };
 
 // One multishot receive. Destroying it while armed cancels the receive; its
