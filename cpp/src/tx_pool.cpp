@@ -21,20 +21,21 @@ absl::StatusOr<std::unique_ptr<TxPool>> TxPool::Create(Ring& ring, const Options
 }
 
 TxPool::TxPool(Ring& ring, uringx_bufpool* pool, const Options& options)
-    : ring_(&ring), pool_(pool), options_(options) {
+    : ring_(&ring), pool_(pool), options_(options), free_wakeup_(ring, this, &TxPool::OnFreeWakeup) {
   slots_.reserve(uringx_bufpool_nr_chunks(pool));
   for (uint32_t i = 0; i < uringx_bufpool_nr_chunks(pool); i++)
     slots_.push_back(std::make_unique<SendSlot>(ring, this));
 }
 
 TxPool::~TxPool() {
-  // Pages lent to the kernel must stay mapped until their notification.
-  while (lent_ && ring_->owning()) ring_->RunOnce();
-  if (lent_) {
+  // Pages lent to the kernel must stay mapped until their notification,
+  // and a pending wake-up's CQE still points at this pool.
+  while ((lent_ || free_wakeup_.armed()) && ring_->owning()) ring_->RunOnce();
+  if (lent_ || free_wakeup_.armed()) {
     std::fprintf(stderr,
-                 "zcnet: TxPool destroyed with %u send(s) awaiting their notification on a "
+                 "zcnet: TxPool destroyed with %u send(s) awaiting their notification%s on a "
                  "borrowed ring; hand their CQEs to Ring::Handle() first\n",
-                 lent_);
+                 lent_, free_wakeup_.armed() ? " and a wake-up" : "");
     std::abort();
   }
   uringx_bufpool_destroy(pool_);
@@ -68,10 +69,16 @@ void TxPool::Free(uint64_t token) {
 }
 
 void TxPool::ChunkReturned() {
-  if (free_waiters_.empty() || !free_chunks()) return;
-  auto h = free_waiters_.front();
-  free_waiters_.erase(free_waiters_.begin());
-  h.resume();
+  if (!free_waiters_.empty() && free_chunks()) free_wakeup_.ArmNow();
+}
+
+void TxPool::OnFreeWakeup(void* owner, int) {
+  auto* pool = static_cast<TxPool*>(owner);
+  if (pool->free_waiters_.empty() || !pool->free_chunks()) return;
+  auto h = pool->free_waiters_.front();
+  pool->free_waiters_.erase(pool->free_waiters_.begin());
+  pool->ChunkReturned();  // more chunks for more waiters: one wake-up each
+  h.resume();             // may destroy the pool: last
 }
 
 TxPool::SendSlot* SendZcAwaiter::Submit() {

@@ -143,6 +143,61 @@ TEST(SendZc, StreamsVerifiedDataAndFallsBackWhenTheKernelCopies) {
   EXPECT_EQ((*pool)->lent_chunks(), 0u);
 }
 
+// Two senders share a one-chunk pool, with plain sends (every send is under
+// zc_min_bytes), so each send's completion also returns the chunk the other
+// sender is waiting for. Each must get its own send's result.
+TEST(SendZc, SendersSharingOneChunkEachGetTheirOwnResult) {
+  auto ring = MakeRing();
+  TxPool::Options o;
+  o.chunks = 1;
+  o.chunk_size = 16 << 10;
+  o.zc_min_bytes = o.chunk_size + 1;
+  auto pool = TxPool::Create(*ring, o);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  auto a = testsupport::MakeTcpPair();
+  auto b = testsupport::MakeTcpPair();
+  const uint64_t total = 2u << 20;
+  bool ok_a = false, ok_b = false;
+  std::thread reader_a = Drain(a.server.get(), total, 21, &ok_a);
+  std::thread reader_b = Drain(b.server.get(), total, 22, &ok_b);
+  uint64_t sent_a = 0, sent_b = 0;
+  auto sender = [](TxPool& pool, int fd, uint64_t seed, uint64_t total,
+                   uint64_t& sent) -> Task<void> {
+    testsupport::SeededStream gen(seed);
+    while (sent < total) {
+      auto buf = co_await pool.Acquire();
+      if (!buf.ok()) co_return;
+      size_t n = std::min<uint64_t>(buf->capacity(), total - sent);
+      gen.Fill(reinterpret_cast<uint8_t*>(buf->data()), n);
+      buf->resize(n);
+      auto r = co_await zcnet::SendZc(fd, std::move(*buf));
+      if (!r.ok() || *r != n) {
+        ADD_FAILURE() << "send of " << n << " bytes returned "
+                      << (r.ok() ? std::to_string(*r) : r.status().ToString());
+        co_return;
+      }
+      sent += n;
+    }
+  };
+  ring->Run([](Task<void> x, Task<void> y) -> Task<void> {
+    Scope scope;
+    scope.Spawn(std::move(x));
+    scope.Spawn(std::move(y));
+    co_await scope.Join();
+  }(sender(**pool, a.client.get(), 21, total, sent_a),
+    sender(**pool, b.client.get(), 22, total, sent_b)));
+  a.client.Reset();
+  b.client.Reset();
+  reader_a.join();
+  reader_b.join();
+  EXPECT_EQ(sent_a, total);
+  EXPECT_EQ(sent_b, total);
+  EXPECT_TRUE(ok_a);
+  EXPECT_TRUE(ok_b);
+  EXPECT_EQ((*pool)->stats().plain_sends, 2 * total / o.chunk_size);
+  EXPECT_EQ((*pool)->lent_chunks(), 0u);
+}
+
 TEST(SendZc, ClosedDescriptorFailsAndReturnsTheChunk) {
   auto ring = MakeRing();
   TxPool::Options o;

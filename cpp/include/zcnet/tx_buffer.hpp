@@ -148,12 +148,19 @@ class TxPool {
   TxPool(Ring& ring, uringx_bufpool* pool, const Options& options);
   void Free(uint64_t token);
   void ChunkReturned();
+  static void OnFreeWakeup(void* owner, int res);
 
   Ring* ring_;
   uringx_bufpool* pool_;
   Options options_;
   std::vector<std::unique_ptr<SendSlot>> slots_;
   std::vector<std::coroutine_handle<>> free_waiters_;
+  // Acquire() waiters are resumed from their own CQE, never from inside
+  // another request's completion or a TxBuffer's destructor: a chunk that
+  // comes back with a send's CQE is that send's slot, and a waiter resumed
+  // there could take the chunk and reuse the slot before the send's own
+  // waiter has its result.
+  Wakeup free_wakeup_;
   Stats stats_;
   uint32_t lent_ = 0;
   bool copies_seen_ = false;
