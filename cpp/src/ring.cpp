@@ -45,7 +45,10 @@ void Operation::ResumeWaiter() {
 }
 
 void Wakeup::ArmTimer(absl::Duration d) {
-  if (armed_) return;
+  if (armed_) {
+    if (cancelling_) rearm_ = d;
+    return;
+  }
   if (d < absl::ZeroDuration()) d = absl::ZeroDuration();
   ts_.tv_sec = absl::ToInt64Seconds(d);
   ts_.tv_nsec = absl::ToInt64Nanoseconds(d - absl::Seconds(ts_.tv_sec));
@@ -66,7 +69,22 @@ void Wakeup::ArmNow() {
 }
 
 void Wakeup::Disarm() {
-  if (armed_) Cancel();
+  rearm_.reset();
+  if (armed_ && !cancelling_) {
+    Cancel();
+    cancelling_ = true;
+  }
+}
+
+void Wakeup::OnCqe(Operation* op, const io_uring_cqe* cqe) {
+  auto* w = static_cast<Wakeup*>(op);
+  int res = cqe->res;
+  w->armed_ = false;
+  if (std::exchange(w->cancelling_, false)) {
+    res = -ECANCELED;  // disarmed: whatever it completed with is stale
+    if (auto d = std::exchange(w->rearm_, std::nullopt)) w->ArmTimer(*d);
+  }
+  w->fn_(w->owner_, res);  // may free the owner: last
 }
 
 absl::StatusOr<std::unique_ptr<Ring>> Ring::Create(const Options& options) {

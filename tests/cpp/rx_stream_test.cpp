@@ -1,13 +1,17 @@
 // RecvStream over RxPool: verified bulk transfer through every receive
 // mechanism available, backpressure, resets, cancellation, teardown.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zcnet/net/socket.hpp>
 #include <zcnet/ring.hpp>
 #include <zcnet/rx_buffer.hpp>
 #include <zcnet/scope.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
+#include <thread>
 
 #include "support/loopback.hpp"
 
@@ -170,6 +174,38 @@ TEST(RecvStream, NextTimesOut) {
   auto st = ring->Run(
       NextWithOptions(**pool, pair.server.get(), OpOptions{{}, absl::Milliseconds(30)}));
   EXPECT_EQ(st.code(), absl::StatusCode::kDeadlineExceeded) << st;
+  ring->Drain();
+  EXPECT_EQ(ring->in_flight(), 0u);
+}
+
+// A Next() with a deadline right after one that returned data: the first
+// Next's timer is still being cancelled when the second arms its own.
+TEST(RecvStream, NextTimesOutRightAfterANextThatGotData) {
+  auto ring = MakeRing();
+  auto pool = RxPool::Create(*ring, PbufOptions(false, false));
+  ASSERT_TRUE(pool.ok());
+  auto pair = testsupport::MakeTcpPair();
+  ASSERT_EQ(write(pair.client.get(), "x", 1), 1);
+  // If the second deadline is lost, end the wait after 5 s instead of hanging.
+  std::atomic<bool> done{false};
+  std::thread watchdog([fd = pair.server.get(), &done] {
+    for (int i = 0; i < 100 && !done; i++) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!done) shutdown(fd, SHUT_RDWR);
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto st = ring->Run([](RxPool& pool, int fd) -> Task<absl::Status> {
+    auto stream = pool.Stream(fd);
+    if (!stream.ok()) co_return stream.status();
+    auto first = co_await stream->Next(OpOptions{{}, absl::Seconds(3)});
+    if (!first.ok() || first->size() != 1) co_return absl::InternalError("no first byte");
+    auto second = co_await stream->Next(OpOptions{{}, absl::Milliseconds(50)});
+    co_return second.status();
+  }(**pool, pair.server.get()));
+  auto waited = std::chrono::steady_clock::now() - start;
+  done = true;
+  watchdog.join();
+  EXPECT_EQ(st.code(), absl::StatusCode::kDeadlineExceeded) << st;
+  EXPECT_LT(waited, std::chrono::seconds(3)) << "the second Next waited past its deadline";
   ring->Drain();
   EXPECT_EQ(ring->in_flight(), 0u);
 }

@@ -86,22 +86,25 @@ class Wakeup : public Operation {
   using Fn = void (*)(void* owner, int res);
   Wakeup(Ring& ring, void* owner, Fn fn) : Operation(ring, &Wakeup::OnCqe), owner_(owner), fn_(fn) {}
 
-  void ArmTimer(absl::Duration d);  // completes with -ETIME after @d
-  void ArmNow();                    // completes with 0 at the next CQE pass
-  void Disarm();                    // cancels it if armed
+  // Completes with -ETIME after @d. Called while a disarmed timer's cancel
+  // is still in flight, it arms once that timer's CQE is in, for @d from then.
+  void ArmTimer(absl::Duration d);
+  void ArmNow();  // completes with 0 at the next CQE pass
+  // Cancels it if armed: its CQE then reaches @fn as -ECANCELED, even when
+  // the timer fired before the cancel got to it.
+  void Disarm();
+  // A request is in flight (the owner must not be freed before its CQE).
   bool armed() const { return armed_; }
 
  private:
-  static void OnCqe(Operation* op, const io_uring_cqe* cqe) {
-    auto* w = static_cast<Wakeup*>(op);
-    w->armed_ = false;
-    w->fn_(w->owner_, cqe->res);
-  }
+  static void OnCqe(Operation* op, const io_uring_cqe* cqe);
 
   void* owner_;
   Fn fn_;
   __kernel_timespec ts_{};
   bool armed_ = false;
+  bool cancelling_ = false;                  // Disarm()ed, CQE not in yet
+  std::optional<absl::Duration> rearm_;      // ArmTimer() while cancelling
 };
 
 namespace detail {
