@@ -520,6 +520,14 @@ int main(int argc, char **argv)
 	close(server);
 	if (client >= 0)
 		close(client);
+	/* At EOF nothing is armed: destroy the source while the ring is open
+	 * (a buffer ring is unregistered through it). After an error the
+	 * receive may still be armed, and only closing the ring stops it.
+	 */
+	if (eof) {
+		uringx_rxsrc_destroy(src);
+		src = NULL;
+	}
 	io_uring_queue_exit(&ring);
 	uringx_rxsrc_destroy(src);
 	free(views);

@@ -627,6 +627,14 @@ static int serve_source(struct server_run *run, enum src_kind kind)
 		uringx_zcrx_get_stats(uringx_rxsrc_zcrx(src), &st);
 		run->rx_copied = st.kernel_counts ? st.copy_bytes : RX_COPIED_UNKNOWN;
 	}
+	/* Nothing armed: destroy the source while the ring is open, since a
+	 * buffer ring is unregistered through it. After an error receives may
+	 * still be armed, and only closing the ring first stops them.
+	 */
+	if (!in_flight) {
+		uringx_rxsrc_destroy(src);
+		src = NULL;
+	}
 out:
 	io_uring_queue_exit(&ring);
 	uringx_rxsrc_destroy(src);

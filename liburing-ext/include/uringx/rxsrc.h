@@ -51,6 +51,13 @@ struct uringx_rxsrc_params {
  */
 int uringx_rxsrc_create(struct io_uring *ring, const struct uringx_rxsrc_params *params,
 			struct uringx_rxsrc **out, enum uringx_reason *reason);
+/*
+ * uringx_rxsrc_destroy - free the source. With no receive armed, call it
+ * before io_uring_queue_exit(): a buffer ring is unregistered through the
+ * ring. With receives still armed, close the ring first (that cancels them;
+ * a zcrx area must outlive them); a buffer ring's unregistration then fails
+ * on the closed descriptor, which is ignored. NULL is a no-op.
+ */
 void uringx_rxsrc_destroy(struct uringx_rxsrc *src);
 
 enum uringx_rxsrc_kind uringx_rxsrc_kind(const struct uringx_rxsrc *src);
