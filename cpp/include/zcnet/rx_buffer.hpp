@@ -110,10 +110,10 @@ class RxPool {
   uint32_t outstanding() const { return uringx_rxsrc_outstanding(src_); }
   // zcrx copy-fallback counters (zero for buffer rings).
   uringx_zcrx_stats zcrx_stats() const;
-  // Times a stream's receive stopped because the pool had no free buffer and
-  // waited for the application to release one (the data waits in the
-  // socket). Often non-zero means the pool is too small for the data in
-  // flight.
+  // Times a stream's receive ended because the pool had no free buffer
+  // (ENOBUFS; the data waits in the socket). It re-arms as soon as a buffer
+  // is free, at once if one came back meanwhile. Often non-zero means the
+  // pool is too small for the data in flight.
   uint64_t out_of_buffers() const { return out_of_buffers_; }
 
   // Stream starts a multishot receive on @fd from this pool (armed at the
