@@ -29,6 +29,8 @@
 struct conn {
 	int fd;
 	bool sending;
+	bool receiving;			/* the multishot receive is armed */
+	bool closing;			/* EOF or error: close when nothing is in flight */
 	bool starved;			/* receive ended on ENOBUFS */
 	uint32_t head, tail;		/* queued views */
 	uint32_t sent;			/* bytes of the head view already sent */
@@ -46,6 +48,7 @@ static void arm_recv(int i)
 
 	uringx_pbufring_prep_recv(pbr, sqe, conns[i].fd);
 	io_uring_sqe_set_data64(sqe, (uint64_t)i);
+	conns[i].receiving = true;
 }
 
 static void send_head(int i)
@@ -60,10 +63,25 @@ static void send_head(int i)
 	c->sending = true;
 }
 
+/* Closes connection @i and gives back its views once neither a send nor
+ * the receive is in flight (their last CQEs call this again). Until then the
+ * fd stays open, so that its number, and this slot, are not reused under
+ * them; shutdown() ends an armed receive.
+ */
 static void close_conn(int i)
 {
 	struct conn *c = &conns[i];
 
+	if (!c->closing) {
+		c->closing = true;
+		shutdown(c->fd, SHUT_RDWR);
+	}
+	if (c->sending || c->receiving)
+		return;
+	if (c->starved) {
+		c->starved = false;
+		starved--;
+	}
 	while (c->head != c->tail)
 		uringx_pbufring_release(pbr, c->q[c->head++ % QUEUE].token);
 	close(c->fd);
@@ -130,6 +148,8 @@ int main(int argc, char **argv)
 					conns[fd].fd = fd;
 					conns[fd].head = conns[fd].tail = conns[fd].sent = 0;
 					conns[fd].sending = false;
+					conns[fd].receiving = false;
+					conns[fd].closing = false;
 					conns[fd].starved = false;
 					setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
 					arm_recv(fd);
@@ -143,9 +163,7 @@ int main(int argc, char **argv)
 				struct conn *c = &conns[i];
 
 				c->sending = false;
-				if (c->fd < 0)
-					continue;
-				if (cqe->res < 0) {
+				if (c->closing || cqe->res < 0) {
 					close_conn(i);
 					continue;
 				}
@@ -154,13 +172,6 @@ int main(int argc, char **argv)
 					uringx_pbufring_release(pbr, c->q[c->head++ % QUEUE].token);
 					c->sent = 0;
 				}
-				/* Buffers came back: re-arm receives that ran dry. */
-				for (int k = 0; starved && k < MAX_CONN; k++)
-					if (conns[k].starved && conns[k].fd >= 0) {
-						conns[k].starved = false;
-						starved--;
-						arm_recv(k);
-					}
 				if (c->head != c->tail)
 					send_head(i);
 				continue;
@@ -172,9 +183,19 @@ int main(int argc, char **argv)
 
 				if (c->fd < 0 || uringx_pbufring_decode(pbr, cqe, views, 4096, &ev))
 					continue;
+				if (!ev.armed)
+					c->receiving = false;
 				for (uint32_t k = 0; k < ev.nr_views; k++) {
+					if (c->closing) {
+						uringx_pbufring_release(pbr, views[k].token);
+						continue;
+					}
 					/* QUEUE >= the pool: a connection cannot hold more views. */
 					c->q[c->tail++ % QUEUE] = views[k];
+				}
+				if (c->closing) {
+					close_conn(i);
+					continue;
 				}
 				if (!c->sending && c->head != c->tail)
 					send_head(i);
@@ -189,6 +210,14 @@ int main(int argc, char **argv)
 			}
 		}
 		io_uring_cq_advance(&ring, seen);
+		/* Buffers came back: re-arm the receives that ran dry, once a batch. */
+		for (int k = 0; starved && k < MAX_CONN && uringx_pbufring_available(pbr); k++) {
+			if (!conns[k].starved)
+				continue;
+			conns[k].starved = false;
+			starved--;
+			arm_recv(k);
+		}
 	}
 	return 0;
 }
