@@ -68,7 +68,10 @@ void BM_PbufringRelease(benchmark::State& state) {
       io_uring_cqe* cqe;
       io_uring_wait_cqe(&r.ring, &cqe);
       uringx_rx_event ev;
-      uringx_pbufring_decode(pbr, cqe, &views[got], batch - got, &ev);
+      if (uringx_pbufring_decode(pbr, cqe, &views[got], batch - got, &ev) || ev.error) {
+        state.SkipWithError("receive into the buffer ring failed");
+        return;
+      }
       got += ev.nr_views;
       io_uring_cqe_seen(&r.ring, cqe);
     }

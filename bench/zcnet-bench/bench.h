@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-/* Largest single read/write, and the payload pattern (pattern.c): byte i of
+/* Largest single read/write, and the payload pattern (util.c): byte i of
  * every stream is pattern[i % PATTERN_PERIOD], and any window of up to
  * MAX_IO bytes is contiguous in memory, so senders send straight from it
  * and receivers verify with memcmp.
@@ -158,10 +158,8 @@ struct load_run {
 	bool latency;		/* record per-request latency */
 	int cpu;
 	/* out */
-	uint64_t requests;	/* completed in the measured window */
-	uint64_t measured_ns;
+	uint64_t requests;	/* completed in the measure_ns window */
 	uint64_t bad_bytes;	/* echoed bytes that did not match */
-	uint64_t cpu_ns;
 	uint64_t *lat_ns;	/* latency samples (latency mode), malloc'd */
 	uint64_t nr_lat;
 	int error;

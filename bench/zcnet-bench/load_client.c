@@ -65,7 +65,7 @@ int load_echo(struct load_run *run)
 {
 	struct load_conn *conns = calloc((size_t)run->nr_fds, sizeof(*conns));
 	struct io_uring_params params = { 0 };
-	uint64_t start, measure_from, measure_to, last_progress, start_cpu;
+	uint64_t start, measure_from, measure_to, last_progress;
 	unsigned int entries = 256;
 	struct io_uring ring;
 	bool stopping = false;
@@ -74,7 +74,6 @@ int load_echo(struct load_run *run)
 	if (!conns)
 		return run->error = -ENOMEM;
 	pin_to_cpu(run->cpu);
-	start_cpu = thread_cpu_ns();
 	while (entries < (unsigned int)run->nr_fds * 2)
 		entries <<= 1;
 	params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
@@ -165,8 +164,6 @@ int load_echo(struct load_run *run)
 		}
 		io_uring_cq_advance(&ring, seen);
 	}
-	run->measured_ns = run->measure_ns;
-	run->cpu_ns = thread_cpu_ns() - start_cpu;
 	/* The server serves until it sees EOF; on failure also unblock it. */
 	for (int i = 0; i < run->nr_fds; i++)
 		shutdown(run->fds[i], ret ? SHUT_RDWR : SHUT_WR);

@@ -260,7 +260,7 @@ static void echo_trial(const struct rx_strategy *s, int n, uint32_t size, uint32
 			fail(t, "no latency sample", -ETIMEDOUT);
 		}
 	} else {
-		t->value = (double)lr.requests / ((double)lr.measured_ns / 1e9);
+		t->value = (double)lr.requests / ((double)lr.measure_ns / 1e9);
 	}
 out:
 	free(lr.lat_ns);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench.h"
 #include "report.h"
 
 const char *workload_name(enum workload w)
@@ -81,7 +82,7 @@ void report_table(FILE *out, const struct header *h, const struct row *rows, int
 			fprintf(out, "not run here: %s: %s\n", strategies[i], strategy_reasons[i]);
 	fprintf(out, "median of %d trial(s) [min-max]; ratio against %s in the same run "
 		"(throughput: row/baseline, latency: baseline/row; >1 is better)\n",
-		h->trials, "uring-recv (plain IORING_OP_RECV)");
+		h->trials, BASELINE_STRATEGY " (plain IORING_OP_RECV)");
 	fprintf(out, "provided-buffer ring (pbuf strategies, zcnet): %u x 16 KiB\n", h->pbuf_bufs);
 	for (int w = 0; w < WL_COUNT; w++) {
 		bool any = false;
@@ -203,7 +204,7 @@ int report_json(const char *path, const struct header *h, const struct row *rows
 	fprintf(f, ", \"date\": ");
 	json_str(f, h->date);
 	fprintf(f, ", \"quick\": %s, \"trials\": %d, \"pbuf_bufs\": %u, "
-		"\"pbuf_buf_size\": 16384, \"baseline\": \"uring-recv\"},\n",
+		"\"pbuf_buf_size\": 16384, \"baseline\": \"" BASELINE_STRATEGY "\"},\n",
 		h->quick ? "true" : "false", h->trials, h->pbuf_bufs);
 	fprintf(f, "  \"strategies\": [");
 	for (int i = 0; i < nr_strategies; i++) {
@@ -353,7 +354,7 @@ int report_svg(const char *path, const struct header *h, const struct row *rows,
 				label_w - 6, y + bar_h - 3, label);
 			fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>\n",
 				label_w, y, len, bar_h,
-				!strcmp(r->strategy, "uring-recv") && r->workload != WL_STREAM_TX ?
+				!strcmp(r->strategy, BASELINE_STRATEGY) && r->workload != WL_STREAM_TX ?
 				"#888888" : r->ratio >= 1 ? "#2b7bb9" : "#d9822b");
 			fprintf(f, "<text x=\"%.1f\" y=\"%d\">%.2f</text>\n", label_w + len + 4,
 				y + bar_h - 3, r->ratio);
