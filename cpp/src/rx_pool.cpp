@@ -35,6 +35,15 @@ absl::StatusOr<std::unique_ptr<RxPool>> RxPool::Create(Ring& ring, const Options
 }
 
 RxPool::~RxPool() {
+  // A live RecvStream's state belongs to it, not to the kernel: waiting
+  // for it below would never end.
+  if (streams_) {
+    std::fprintf(stderr,
+                 "zcnet: RxPool destroyed before its %zu RecvStream(s); destroy the streams "
+                 "first\n",
+                 streams_);
+    std::abort();
+  }
   // Orphaned streams still armed decode against src_: let them finish.
   while (states_ && ring_->owning()) ring_->RunOnce();
   if (states_) {

@@ -249,6 +249,19 @@ TEST(RecvStream, DestroyedWhileArmedCancelsAndFreesLater) {
   EXPECT_EQ(ring->in_flight(), 0u);
 }
 
+TEST(RecvStreamDeathTest, PoolDestroyedBeforeItsStreamAbortsWithTheReason) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        auto ring = MakeRing();
+        auto pool = RxPool::Create(*ring, PbufOptions(false, false));
+        auto pair = testsupport::MakeTcpPair();
+        auto stream = (*pool)->Stream(pair.server.get());
+        pool->reset();
+      },
+      "RxPool destroyed before its 1 RecvStream");
+}
+
 TEST(RecvStream, IncrementalPoolRefusesASecondStream) {
   auto ring = MakeRing();
   auto pool = RxPool::Create(*ring, PbufOptions(true, false));

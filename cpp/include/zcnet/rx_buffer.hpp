@@ -95,7 +95,8 @@ class RxPool {
   // Waits (owning ring) for the final CQEs of streams destroyed while armed,
   // then frees the buffers. On a borrowed ring the application must have
   // handed those CQEs over first: destroying the pool earlier aborts with a
-  // message rather than free memory the kernel may write.
+  // message rather than free memory the kernel may write. Destroying it
+  // while one of its RecvStreams is alive aborts with a message too.
   ~RxPool();
   RxPool(const RxPool&) = delete;
   RxPool& operator=(const RxPool&) = delete;
