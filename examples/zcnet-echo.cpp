@@ -10,12 +10,14 @@
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -58,11 +60,11 @@ struct Options {
   std::exit(code);
 }
 
-Task<void> Echo(RxPool& pool, Socket s) {
+Task<void> Echo(RxPool& pool, Socket s, const std::stop_token& stop) {
   auto stream = pool.Stream(s.fd());
   if (!stream.ok()) co_return;
   for (;;) {
-    absl::StatusOr<zcnet::RxBuffer> b = co_await stream->Next();
+    absl::StatusOr<zcnet::RxBuffer> b = co_await stream->Next(zcnet::OpOptions{&stop, {}});
     if (!b.ok() || b->empty()) co_return;
     // Send awaitables directly: no coroutine frame per message on this path.
     for (absl::Span<const std::byte> rest = b->span(); !rest.empty();) {
@@ -73,12 +75,25 @@ Task<void> Echo(RxPool& pool, Socket s) {
   }
 }
 
-Task<int> Serve(Ring& ring, const Options& o) {
+// Waits for SIGTERM, SIGINT or SIGALRM (--seconds) on @signal_fd, then asks
+// the server to stop: it stops accepting, ends every connection and exits 0.
+Task<void> StopOnSignal(Ring& ring, int signal_fd, std::stop_source& stop) {
+  signalfd_siginfo si{};
+  std::stop_token token = stop.get_token();
+  int res = co_await zcnet::MakeIo(
+      ring, zcnet::OpOptions{&token, {}},
+      [signal_fd, &si](io_uring_sqe* sqe) { io_uring_prep_read(sqe, signal_fd, &si, sizeof(si), 0); },
+      [](int r, uint32_t) { return r; });
+  if (res == static_cast<int>(sizeof(si)))
+    std::fprintf(stderr, "zcnet-echo: %s: stopping\n", strsignal(static_cast<int>(si.ssi_signo)));
+  stop.request_stop();
+}
+
+Task<int> Serve(Ring& ring, const Options& o, int signal_fd) {
   RxPool::Options po;
   po.mode = o.rx;
   po.buffers = o.buffers;
   po.buffer_size = o.buffer_size;
-  po.incremental = false;  // shared by every connection
   auto pool = RxPool::Create(ring, po);
   if (!pool.ok()) {
     std::fprintf(stderr, "zcnet-echo: %s\n", pool.status().ToString().c_str());
@@ -92,15 +107,26 @@ Task<int> Serve(Ring& ring, const Options& o) {
   std::printf("zcnet-echo server on 127.0.0.1:%u, receive: %s\n", listener->port(),
               (*pool)->Describe().c_str());
   std::fflush(stdout);
+  std::stop_source stop;
+  std::stop_token token = stop.get_token();
   Scope scope;
+  scope.Spawn(StopOnSignal(ring, signal_fd, stop));
   zcnet::AcceptStream accepts = listener->AcceptMany();
+  int rc = 0;
   for (;;) {
-    auto s = co_await accepts.Next();
-    if (!s.ok()) break;
-    scope.Spawn(Echo(**pool, std::move(*s)));
+    auto s = co_await accepts.Next(zcnet::OpOptions{&token, {}});
+    if (!s.ok()) {
+      if (!absl::IsCancelled(s.status())) {
+        std::fprintf(stderr, "zcnet-echo: %s\n", s.status().ToString().c_str());
+        rc = 1;
+      }
+      break;
+    }
+    scope.Spawn(Echo(**pool, std::move(*s), token));
   }
+  stop.request_stop();
   co_await scope.Join();
-  co_return 0;
+  co_return rc;
 }
 
 struct ClientStats {
@@ -198,9 +224,23 @@ int main(int argc, char** argv) {
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
-  // The server stops with SIGTERM/SIGINT, or SIGALRM after --seconds.
-  if (o.mode == "server" && o.seconds_given && o.seconds > 0)
-    alarm(static_cast<unsigned>(o.seconds));
+  // The server stops cleanly on SIGTERM/SIGINT, or SIGALRM after --seconds,
+  // read from a signalfd through the ring.
+  int signal_fd = -1;
+  if (o.mode == "server") {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGALRM);
+    sigprocmask(SIG_BLOCK, &mask, nullptr);
+    signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+    if (signal_fd < 0) {
+      std::perror("zcnet-echo: signalfd");
+      return 1;
+    }
+    if (o.seconds_given && o.seconds > 0) alarm(static_cast<unsigned>(o.seconds));
+  }
   zcnet::Ring::Options ro;
   ro.entries = 4096;
   auto ring = Ring::Create(ro);
@@ -208,5 +248,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "zcnet-echo: %s\n", ring.status().ToString().c_str());
     return 1;
   }
-  return o.mode == "server" ? (*ring)->Run(Serve(**ring, o)) : (*ring)->Run(RunClient(**ring, o));
+  return o.mode == "server" ? (*ring)->Run(Serve(**ring, o, signal_fd))
+                            : (*ring)->Run(RunClient(**ring, o));
 }

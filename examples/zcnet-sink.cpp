@@ -34,18 +34,20 @@ using zcnet::Task;
 struct Options {
   std::string listen;
   uint64_t self_bytes = 0;
+  uint64_t expect_bytes = 0;  // --bytes: the stream's length, checked at EOF
   bool verify = false;
   RxPool::Options pool;
 };
 
 [[noreturn]] void Usage(int code) {
   std::fprintf(code ? stderr : stdout,
-               "usage: zcnet-sink --listen ADDR:PORT [--verify] [--rx auto|pbuf|zcrx]\n"
+               "usage: zcnet-sink --listen ADDR:PORT [--verify] [--bytes N] [--rx auto|pbuf|zcrx]\n"
                "                  [--ifname IF [--queue N]]\n"
                "       zcnet-sink --self BYTES [--verify] [--rx ...]\n"
                "Receives one TCP stream (--self: sends it to itself over 127.0.0.1 with\n"
                "SendZc) and prints throughput and which receive mechanism ran, and why.\n"
-               "--verify checks every byte against uringx-stream's pattern.\n");
+               "--verify checks every byte against uringx-stream's pattern; with --bytes N\n"
+               "(implied by --self) the stream must also be exactly N bytes long.\n");
   std::exit(code);
 }
 
@@ -137,7 +139,21 @@ Task<int> Sink(Ring& ring, const Options& o) {
   if (zs.kernel_counts)
     std::printf("zcrx copy fallback (kernel counters): %llu completions, %llu bytes\n",
                 (unsigned long long)zs.copy_count, (unsigned long long)zs.copy_bytes);
-  if (o.verify) std::printf("verify: %s\n", bad_at == UINT64_MAX ? "every byte matched" : "MISMATCH");
+  uint64_t want = o.self_bytes ? o.self_bytes : o.expect_bytes;
+  bool length_ok = !want || got == want;
+  if (o.verify) {
+    if (bad_at != UINT64_MAX)
+      std::printf("verify: MISMATCH at offset %llu\n", (unsigned long long)bad_at);
+    else if (!length_ok)
+      std::printf("verify: MISMATCH: the stream ended after %llu of %llu bytes\n",
+                  (unsigned long long)got, (unsigned long long)want);
+    else if (want)
+      std::printf("verify: every byte matched (%llu of %llu bytes)\n", (unsigned long long)got,
+                  (unsigned long long)want);
+    else
+      std::printf("verify: the %llu bytes received matched (length not checked: no --bytes)\n",
+                  (unsigned long long)got);
+  }
   int rc = 0;
   if (!recv_status.ok()) {
     std::fprintf(stderr, "zcnet-sink: %s\n", recv_status.ToString().c_str());
@@ -147,9 +163,9 @@ Task<int> Sink(Ring& ring, const Options& o) {
     std::fprintf(stderr, "zcnet-sink: sender: %s\n", send_status.ToString().c_str());
     rc = 1;
   }
-  if (o.self_bytes && got != o.self_bytes) {
+  if (!length_ok) {
     std::fprintf(stderr, "zcnet-sink: received %llu of %llu bytes\n", (unsigned long long)got,
-                 (unsigned long long)o.self_bytes);
+                 (unsigned long long)want);
     rc = 1;
   }
   if (bad_at != UINT64_MAX) {
@@ -165,6 +181,7 @@ int main(int argc, char** argv) {
   static const option opts[] = {{"listen", required_argument, nullptr, 'l'},
                                 {"self", required_argument, nullptr, 's'},
                                 {"verify", no_argument, nullptr, 'v'},
+                                {"bytes", required_argument, nullptr, 'b'},
                                 {"rx", required_argument, nullptr, 'r'},
                                 {"ifname", required_argument, nullptr, 'i'},
                                 {"queue", required_argument, nullptr, 'q'},
@@ -182,6 +199,13 @@ int main(int argc, char** argv) {
         }
         break;
       case 'v': o.verify = true; break;
+      case 'b':
+        o.expect_bytes = examples::ParseSize(optarg);
+        if (!o.expect_bytes) {
+          std::fprintf(stderr, "zcnet-sink: --bytes wants a size such as 64M, got '%s'\n", optarg);
+          return 2;
+        }
+        break;
       case 'i': o.pool.ifname = optarg; break;
       case 'q': o.pool.queue = static_cast<uint32_t>(std::atoi(optarg)); break;
       case 'r':

@@ -6,6 +6,12 @@
  * stays in order), verifies every echoed byte, counts the requests completed
  * in the measured window and, in latency mode, records each one's round
  * trip. The same client drives every strategy.
+ *
+ * The clock starts once every buffer is allocated and touched, and the
+ * measured window opens only when the warm-up time has passed and every
+ * connection has had an answer: on a slow machine (a TCG guest, or malloc
+ * that fills what it hands out, as MALLOC_PERTURB_ does) setting up 64
+ * connections can take longer than a --quick window.
  */
 #include <errno.h>
 #include <liburing.h>
@@ -19,6 +25,8 @@
 #define OP_SEND 2ull
 #define MAX_LATENCY_SAMPLES (1u << 20)
 #define STALL_NS (5ull * 1000000000ull)
+/* A connection still unanswered this long after the start fails the trial. */
+#define FIRST_ANSWER_NS (60ull * 1000000000ull)
 
 struct load_conn {
 	uint8_t *rbuf;
@@ -65,11 +73,12 @@ int load_echo(struct load_run *run)
 {
 	struct load_conn *conns = calloc((size_t)run->nr_fds, sizeof(*conns));
 	struct io_uring_params params = { 0 };
-	uint64_t start, measure_from, measure_to, last_progress;
+	uint64_t start, warm_until, measure_from = UINT64_MAX, measure_to = UINT64_MAX;
+	uint64_t last_progress;
 	unsigned int entries = 256;
 	struct io_uring ring;
 	bool stopping = false;
-	int busy = 0, ret;
+	int busy = 0, answered = 0, ret;
 
 	if (!conns)
 		return run->error = -ENOMEM;
@@ -87,9 +96,6 @@ int load_echo(struct load_run *run)
 		if (!run->lat_ns)
 			ret = -ENOMEM;
 	}
-	start = now_ns();
-	measure_from = start + run->warmup_ns;
-	measure_to = measure_from + run->measure_ns;
 	for (int i = 0; i < run->nr_fds && !ret; i++) {
 		struct load_conn *c = &conns[i];
 
@@ -99,6 +105,13 @@ int load_echo(struct load_run *run)
 			ret = -ENOMEM;
 			break;
 		}
+		memset(c->rbuf, 0, MAX_IO);
+	}
+	start = now_ns();
+	warm_until = start + run->warmup_ns;
+	for (int i = 0; i < run->nr_fds && !ret; i++) {
+		struct load_conn *c = &conns[i];
+
 		for (uint32_t d = 0; d < run->depth; d++)
 			issue(run, c, start);
 		kick_send(&ring, run, c, i);
@@ -119,8 +132,16 @@ int load_echo(struct load_run *run)
 			break;
 		ret = 0;
 		now = now_ns();
+		if (measure_from == UINT64_MAX && now >= warm_until && answered == run->nr_fds) {
+			measure_from = now;
+			measure_to = now + run->measure_ns;
+		}
 		if (!stopping && now >= measure_to)
 			stopping = true;
+		if (measure_from == UINT64_MAX && now - start > FIRST_ANSWER_NS) {
+			ret = -ETIMEDOUT;	/* some connection never echoed */
+			break;
+		}
 		if (now - last_progress > STALL_NS) {
 			ret = -ETIMEDOUT;
 			break;
@@ -145,6 +166,8 @@ int load_echo(struct load_run *run)
 					   (size_t)cqe->res))
 				run->bad_bytes += (uint64_t)cqe->res;
 			c->recv_off += (uint64_t)cqe->res;
+			if (!c->completed && c->recv_off >= run->msg_size)
+				answered++;
 			while (c->completed < c->recv_off / run->msg_size) {
 				if (run->latency && run->nr_lat < MAX_LATENCY_SAMPLES &&
 				    now >= measure_from && now < measure_to)

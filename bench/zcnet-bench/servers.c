@@ -80,7 +80,18 @@ static struct io_uring_sqe *get_sqe(struct io_uring *ring, struct server_run *ru
 
 /* ---- blocking: a thread per connection ---------------------------------- */
 
+/* Counts the connection threads that have their buffer and CPU: the server
+ * is ready for load only then (under MALLOC_PERTURB_, or in a slow VM,
+ * setting up 64 threads takes longer than a whole --quick trial).
+ */
+struct blocking_setup {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int ready;
+};
+
 struct blocking_conn {
+	struct blocking_setup *setup;
 	struct server_run *run;
 	int idx;
 };
@@ -99,6 +110,12 @@ static void *blocking_conn_main(void *arg)
 	pin_to_cpu(run->cpu);
 	if (!buf)
 		set_error(&mine, -ENOMEM);
+	else
+		memset(buf, 0, MAX_IO);	/* fault it in before the load starts */
+	pthread_mutex_lock(&bc->setup->lock);
+	bc->setup->ready++;
+	pthread_cond_signal(&bc->setup->cond);
+	pthread_mutex_unlock(&bc->setup->lock);
 	while (buf) {
 		ssize_t n = recv(fd, buf, MAX_IO, 0);
 
@@ -144,10 +161,11 @@ static int serve_blocking(struct server_run *run)
 		free(bcs);
 		return -ENOMEM;
 	}
+	struct blocking_setup setup = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+
 	snprintf(run->detail, sizeof(run->detail), "%d threads, recv(2)/send(2)", run->nr_fds);
-	server_ready(run);
 	for (int i = 0; i < run->nr_fds; i++) {
-		bcs[i] = (struct blocking_conn){ run, i };
+		bcs[i] = (struct blocking_conn){ &setup, run, i };
 		if (pthread_create(&threads[i], NULL, blocking_conn_main, &bcs[i])) {
 			pthread_mutex_lock(&blocking_merge);
 			set_error(run, -EAGAIN);
@@ -156,6 +174,11 @@ static int serve_blocking(struct server_run *run)
 		}
 		started++;
 	}
+	pthread_mutex_lock(&setup.lock);
+	while (setup.ready < started)
+		pthread_cond_wait(&setup.cond, &setup.lock);
+	pthread_mutex_unlock(&setup.lock);
+	server_ready(run);
 	for (int i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);

@@ -1,9 +1,11 @@
-// Ring: setup, the CQE loop, draining, and abandoned frames.
+// Ring: setup, the CQE loop, draining and closing, and abandoned frames.
 #include "zcnet/ring.hpp"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <new>
 
 #include "zcnet/status.hpp"
 
@@ -11,20 +13,56 @@ namespace zcnet {
 
 namespace detail {
 
+size_t AbandonFrame(PromiseBase& p, PromiseBase* root) noexcept {
+  p.abandon_root = root;
+  Suspension* s = p.suspended_on;
+  return s && s->abandon ? s->abandon(s, root) : 0;
+}
+
+namespace {
+
+void FreeChain(PromiseBase& root) noexcept {
+  void (*on_freed)(void*) = root.on_freed;
+  void* ctx = root.on_freed_ctx;
+  // Destroying the outermost frame destroys the Tasks it holds, and with
+  // them the rest of the chain (DestroyOrAbandon sees abandon_root set).
+  root.self.destroy();
+  if (on_freed) on_freed(ctx);
+}
+
+}  // namespace
+
+bool AbandonRoot(PromiseBase& p) noexcept {
+  size_t pending = AbandonFrame(p, &p);
+  if (pending == 0) {
+    FreeChain(p);
+    return true;
+  }
+  p.abandon_pending = pending;
+  return false;
+}
+
+void AbandonedCompletion(PromiseBase* root) noexcept {
+  if (--root->abandon_pending == 0) FreeChain(*root);
+}
+
 void DestroyOrAbandon(std::coroutine_handle<> handle, PromiseBase& promise) noexcept {
-  if (!handle.done() && promise.pending_op) {
-    // The kernel may still write into this frame: cancel, and let the
-    // operation free the frame at its final CQE.
-    promise.abandoned = true;
-    promise.pending_op->Cancel();
+  // Finished, never started, suspended on something that is not zcnet's, or
+  // part of a chain being freed: nothing of the kernel's points into it.
+  if (handle.done() || promise.abandon_root || !promise.suspended_on) {
+    handle.destroy();
     return;
   }
-  handle.destroy();
+  AbandonRoot(promise);
 }
 
 }  // namespace detail
 
 void Operation::Cancel() {
+  // A request still in the SQ has not reached the kernel: it becomes a NOP
+  // that completes with -ECANCELED, so it never touches its descriptor (the
+  // number may belong to another socket by the time of the next submit).
+  if (ring_->CancelUnsubmitted(Ring::kUserDataTag | reinterpret_cast<uint64_t>(this))) return;
   io_uring_sqe* sqe = ring_->GetSqe();
   io_uring_prep_cancel64(sqe, Ring::kUserDataTag | reinterpret_cast<uint64_t>(this),
                          IORING_ASYNC_CANCEL_ALL);
@@ -32,14 +70,21 @@ void Operation::Cancel() {
   ring_->AddInFlight();
 }
 
+size_t Operation::AbandonByCancel(detail::Suspension* s, detail::PromiseBase*) {
+  static_cast<Operation*>(s)->Cancel();
+  return 1;  // the request's own CQE (ResumeWaiter) completes the abandonment
+}
+
 void Operation::ResumeWaiter() {
   auto waiter = std::exchange(waiter_, nullptr);
   auto* promise = std::exchange(waiter_promise_, nullptr);
   if (!waiter) return;
-  promise->pending_op = nullptr;
-  if (promise->abandoned) {
-    waiter.destroy();
-    return;
+  if (promise) {
+    promise->suspended_on = nullptr;
+    if (detail::PromiseBase* root = promise->abandon_root) {
+      detail::AbandonedCompletion(root);
+      return;
+    }
   }
   waiter.resume();
 }
@@ -49,9 +94,8 @@ void Wakeup::ArmTimer(absl::Duration d) {
     if (cancelling_) rearm_ = d;
     return;
   }
-  if (d < absl::ZeroDuration()) d = absl::ZeroDuration();
-  ts_.tv_sec = absl::ToInt64Seconds(d);
-  ts_.tv_nsec = absl::ToInt64Nanoseconds(d - absl::Seconds(ts_.tv_sec));
+  // A closing ring completes everything at once.
+  ts_ = detail::ToTimespec(ring_->closing() ? absl::ZeroDuration() : d);
   io_uring_sqe* sqe = ring_->GetSqe();
   io_uring_prep_timeout(sqe, &ts_, 0, 0);
   Ring::SetOp(sqe, this);
@@ -107,6 +151,7 @@ absl::StatusOr<std::unique_ptr<Ring>> Ring::Create(const Options& options) {
     return ErrnoStatus(what, ret);
   }
   auto self = std::unique_ptr<Ring>(new Ring(ring.get(), true));
+  if (ring->flags & IORING_SETUP_CQE32) self->cqe_bytes_ = 2 * sizeof(io_uring_cqe);
   self->own_ = std::move(ring);
   return self;
 }
@@ -116,9 +161,25 @@ std::unique_ptr<Ring> Ring::Borrow(io_uring* ring) {
 }
 
 Ring::~Ring() {
-  if (!owning_) return;
-  Drain();
-  io_uring_queue_exit(ring_);
+  if (owning_) {
+    closing_ = true;
+    if (in_flight_) {
+      // Every request on this ring is zcnet's: cancel them all at once.
+      io_uring_sqe* sqe = GetSqe();
+      io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+      SetOp(sqe, nullptr);
+      AddInFlight();
+    }
+    Drain();
+  }
+  if (resources_) {
+    std::fprintf(stderr,
+                 "zcnet: Ring destroyed while %zu pool(s) or pooled buffer(s) on it are still "
+                 "alive; destroy RxPool/TxPool, their streams and buffers before the Ring\n",
+                 resources_);
+    std::abort();
+  }
+  if (owning_) io_uring_queue_exit(ring_);
 }
 
 io_uring_sqe* Ring::GetSqe() {
@@ -139,20 +200,81 @@ io_uring_sqe* Ring::GetSqe() {
   return sqe;
 }
 
+bool Ring::CancelUnsubmitted(uint64_t user_data) {
+  io_uring_sq* sq = &ring_->sq;
+  unsigned shift = (ring_->flags & IORING_SETUP_SQE128) ? 1 : 0;
+  bool found = false;
+  // [sqe_head, sqe_tail): prepared, not yet flushed to the kernel.
+  for (unsigned i = sq->sqe_head; i != sq->sqe_tail; i++) {
+    io_uring_sqe* sqe = &sq->sqes[(i & *sq->kring_mask) << shift];
+    if (sqe->user_data != user_data || sqe->opcode == IORING_OP_NOP) continue;
+    uint8_t keep = sqe->flags & (IOSQE_IO_LINK | IOSQE_IO_HARDLINK);
+    io_uring_prep_nop(sqe);
+    sqe->nop_flags = IORING_NOP_INJECT_RESULT;
+    sqe->len = static_cast<uint32_t>(-ECANCELED);
+    sqe->flags = keep;  // a linked timeout behind it is cancelled with it
+    sqe->user_data = user_data;
+    found = true;
+  }
+  return found;
+}
+
+int Ring::ClaimFreeBufferSlot() {
+  if (sparse_table_ == 0)
+    sparse_table_ = io_uring_register_buffers_sparse(ring_, kBufferSlots) == 0 ? 1 : -1;
+  if (sparse_table_ < 0) return -1;
+  for (uint16_t i = 0; i < kBufferSlots; i++)
+    if (ClaimBufferSlot(i)) return i;
+  return -1;
+}
+
+bool Ring::ClaimBufferSlot(uint16_t index) {
+  for (uint16_t held : buffer_slots_)
+    if (held == index) return false;
+  buffer_slots_.push_back(index);
+  return true;
+}
+
+void Ring::ReleaseBufferSlot(uint16_t index) {
+  for (size_t i = 0; i < buffer_slots_.size(); i++)
+    if (buffer_slots_[i] == index) {
+      buffer_slots_.erase(buffer_slots_.begin() + static_cast<ptrdiff_t>(i));
+      return;
+    }
+}
+
+void Ring::Reap() {
+  io_uring_cqe* cqe;
+  unsigned head, seen = 0;
+  io_uring_for_each_cqe(ring_, head, cqe) {
+    ReapedCqe& copy = reaped_.emplace_back();
+    std::memcpy(copy.bytes, cqe, cqe_bytes_);
+    seen++;
+  }
+  io_uring_cq_advance(ring_, seen);
+}
+
+void Ring::DispatchReaped() {
+  while (reaped_head_ < reaped_.size()) {
+    // Copied out first: a handler that drives the ring may grow reaped_.
+    ReapedCqe cqe = reaped_[reaped_head_++];
+    if (reaped_head_ == reaped_.size()) {
+      reaped_.clear();
+      reaped_head_ = 0;
+    }
+    Handle(std::launder(reinterpret_cast<const io_uring_cqe*>(cqe.bytes)));
+  }
+}
+
 void Ring::RunOnce() {
-  int ret = io_uring_submit_and_wait(ring_, 1);
+  int ret = io_uring_submit_and_wait(ring_, reaped_head_ < reaped_.size() ? 0 : 1);
   enter_calls_++;
   if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EBUSY) {
     std::fprintf(stderr, "zcnet: io_uring_submit_and_wait: %s\n", strerror(-ret));
     std::abort();
   }
-  io_uring_cqe* cqe;
-  unsigned head, seen = 0;
-  io_uring_for_each_cqe(ring_, head, cqe) {
-    seen++;
-    Handle(cqe);
-  }
-  io_uring_cq_advance(ring_, seen);
+  Reap();
+  DispatchReaped();
 }
 
 void Ring::Drain() {

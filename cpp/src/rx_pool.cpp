@@ -4,10 +4,191 @@
 #include <cstdlib>
 
 #include <absl/strings/str_cat.h>
+#include <uringx/pbufring.h>
 
 #include "zcnet/rx_buffer.hpp"
 
 namespace zcnet {
+
+namespace detail {
+
+RxPoolCore::RxPoolCore(Ring& r, uringx_rxsrc* s)
+    : ring(&r), src(s), rearm(r, this, &RxPoolCore::RearmStarved) {
+  scratch.resize(uringx_rxsrc_max_views(s));
+  ring->AttachResource();
+}
+
+RxPoolCore::~RxPoolCore() {
+  uringx_rxsrc_destroy(src);
+  ring->DetachResource();
+}
+
+bool RxPoolCore::incremental_ring() const {
+  uringx_pbufring* pbr = uringx_rxsrc_pbufring(src);
+  return pbr && uringx_pbufring_incremental(pbr);
+}
+
+void RxPoolCore::MaybeFree() {
+  if (!handle_alive && !states && !dispatching && !rearm.armed() &&
+      !uringx_rxsrc_outstanding(src))
+    delete this;
+}
+
+void RxPoolCore::Release(uint64_t token) {
+  uringx_rxsrc_release(src, token);
+  if (starved_head) rearm.ArmNow();
+  MaybeFree();
+}
+
+void RxPoolCore::AddStarved(RxStreamState* s) {
+  s->starved = true;
+  s->next_starved = nullptr;
+  *starved_tail = s;
+  starved_tail = &s->next_starved;
+}
+
+void RxPoolCore::RemoveStarved(RxStreamState* s) {
+  if (!s->starved) return;
+  RxStreamState** link = &starved_head;
+  while (*link && *link != s) link = &(*link)->next_starved;
+  if (*link) *link = s->next_starved;
+  if (starved_tail == &s->next_starved) starved_tail = link;
+  s->next_starved = nullptr;
+  s->starved = false;
+}
+
+void RxPoolCore::RearmStarved(void* owner, int) {
+  auto* core = static_cast<RxPoolCore*>(owner);
+  uringx_rxsrc_flush(core->src);
+  // No more re-arms than buffers to fill: the rest wait for later returns.
+  uint32_t free_bufs = uringx_rxsrc_available(core->src);
+  while (core->starved_head && free_bufs) {
+    RxStreamState* s = core->starved_head;
+    core->starved_head = s->next_starved;
+    if (!core->starved_head) core->starved_tail = &core->starved_head;
+    s->next_starved = nullptr;
+    s->starved = false;
+    s->Arm();
+    free_bufs--;
+  }
+  core->MaybeFree();
+}
+
+RxStreamState::RxStreamState(RxPoolCore& p, int dup_fd)
+    : MultishotStream(*p.ring, dup_fd, &RxStreamState::OnCqe), pool(&p) {
+  p.states++;
+}
+
+RxStreamState::~RxStreamState() {
+  RxPoolCore* p = pool;
+  p->RemoveStarved(this);
+  if (p->inc_waiting == this) p->inc_waiting = nullptr;
+  p->states--;
+  p->MaybeFree();
+}
+
+void RxStreamState::Arm() {
+  if (ring_->closing()) {
+    error = -ECANCELED;
+    return;
+  }
+  if (pool->incremental_ring()) {
+    // Two receives consuming one incremental ring would interleave inside
+    // its buffers: the next stream waits for the previous one's final CQE.
+    if (pool->inc_armed && pool->inc_armed != this) {
+      pool->inc_waiting = this;
+      return;
+    }
+    pool->inc_armed = this;
+  }
+  io_uring_sqe* sqe = ring_->GetSqe();
+  uringx_rxsrc_prep_recv(pool->src, sqe, fd_);
+  Ring::SetOp(sqe, this);
+  ring_->AddInFlight();
+  armed_ = true;
+  arms++;
+}
+
+void RxStreamState::OnCqe(Operation* op, const io_uring_cqe* cqe) {
+  auto* s = static_cast<RxStreamState*>(op);
+  RxPoolCore* pool = s->pool;
+  uringx_rx_event ev{};
+  s->cqes++;
+  int ret = uringx_rxsrc_decode(pool->src, cqe, pool->scratch.data(),
+                                static_cast<uint32_t>(pool->scratch.size()), &ev);
+  bool more = cqe->flags & IORING_CQE_F_MORE;
+  if (ret < 0) {
+    // The kernel filled buffers this pool cannot account for: the stream's
+    // data is no longer whole. Fail it and stop the receive.
+    ev = {};
+    ev.armed = more;
+    s->error = -EPROTO;
+    if (more) s->Cancel();
+  }
+  // After a decode error the stream has a hole: what comes later is
+  // returned, never delivered.
+  for (uint32_t i = 0; i < ev.nr_views; i++) {
+    if (s->error == -EPROTO) uringx_rxsrc_release(pool->src, pool->scratch[i].token);
+    else s->queue.push_back(pool->scratch[i]);
+  }
+  if (!ev.armed) {
+    s->armed_ = false;
+    if (pool->inc_armed == s) {
+      pool->inc_armed = nullptr;
+      if (RxStreamState* next = std::exchange(pool->inc_waiting, nullptr)) next->Arm();
+    }
+  }
+
+  if (s->ReapIfOrphaned()) return;
+  if (s->error) {
+    // Failed: no re-arm; the receive's last CQEs only return their buffers.
+  } else if (ev.rearm && !ev.out_of_buffers) {
+    s->Arm();
+  } else if (ev.out_of_buffers) {
+    pool->out_of_buffers++;
+    uringx_rxsrc_flush(pool->src);
+    if (uringx_rxsrc_available(pool->src)) {
+      // Buffers came back before this CQE was seen: nobody will release more.
+      s->Arm();
+    } else {
+      pool->AddStarved(s);  // re-armed when buffers come back
+    }
+  } else if (ev.eof) {
+    s->eof = true;
+  } else if (ev.error && !ev.armed) {
+    s->error = ev.error;
+  }
+  pool->dispatching++;
+  s->WakeIfReady();  // may destroy the stream (then the state is orphaned)
+  pool->dispatching--;
+  pool->MaybeFree();
+}
+
+void RxStreamState::DropQueued() {
+  for (size_t i = head; i < queue.size(); i++) uringx_rxsrc_release(pool->src, queue[i].token);
+  if (head < queue.size() && pool->starved_head) pool->rearm.ArmNow();
+  queue.clear();
+  head = 0;
+}
+
+absl::StatusOr<RxBuffer> RxStreamState::Take(WaitEnd end) {
+  if (end == WaitEnd::kStopped) return ErrnoStatus("recv stream", ECANCELED);
+  if (end == WaitEnd::kTimedOut) return ErrnoStatus("recv stream", ETIME);
+  if (head < queue.size()) {
+    RxBuffer b(pool, queue[head++]);
+    if (head == queue.size()) {
+      queue.clear();
+      head = 0;
+    }
+    return b;
+  }
+  if (error == -EPROTO)
+    return absl::DataLossError("recv: a receive completion did not match the pool's buffers");
+  if (error) return ErrnoStatus("recv", error);
+  return RxBuffer();  // end of stream
+}
+
+}  // namespace detail
 
 void RxBuffer::Reset() {
   if (pool_) std::exchange(pool_, nullptr)->Release(token_);
@@ -29,170 +210,60 @@ absl::StatusOr<std::unique_ptr<RxPool>> RxPool::Create(Ring& ring, const Options
   uringx_reason reason = URINGX_REASON_NONE;
   int ret = uringx_rxsrc_create(ring.raw(), &params, &src, &reason);
   if (ret < 0) return ReasonStatus("RxPool::Create", ret, reason);
-  auto pool = std::unique_ptr<RxPool>(new RxPool(ring, src));
-  pool->scratch_.resize(uringx_rxsrc_max_views(src));
-  return pool;
+  return std::unique_ptr<RxPool>(new RxPool(new detail::RxPoolCore(ring, src)));
 }
 
 RxPool::~RxPool() {
-  // A live RecvStream's state belongs to it, not to the kernel: waiting
-  // for it below would never end.
-  if (streams_) {
-    std::fprintf(stderr,
-                 "zcnet: RxPool destroyed before its %zu RecvStream(s); destroy the streams "
-                 "first\n",
-                 streams_);
-    std::abort();
-  }
-  // Orphaned streams still armed decode against src_: let them finish.
-  while (states_ && ring_->owning()) ring_->RunOnce();
-  if (states_) {
-    std::fprintf(stderr,
-                 "zcnet: RxPool destroyed with %zu receive stream(s) still in flight on a "
-                 "borrowed ring; hand their CQEs to Ring::Handle() first\n",
-                 states_);
-    std::abort();
-  }
-  uringx_rxsrc_destroy(src_);
+  core_->handle_alive = false;
+  core_->MaybeFree();
+}
+
+const char* RxPool::mechanism() const { return uringx_rxsrc_kind_name(core_->src); }
+uringx_reason RxPool::reason() const { return uringx_rxsrc_reason(core_->src); }
+uint32_t RxPool::outstanding() const { return uringx_rxsrc_outstanding(core_->src); }
+uint64_t RxPool::out_of_buffers() const { return core_->out_of_buffers; }
+Ring& RxPool::ring() const { return *core_->ring; }
+
+bool RxPool::incremental() const { return core_->incremental_ring(); }
+bool RxPool::bundles() const {
+  uringx_pbufring* pbr = uringx_rxsrc_pbufring(core_->src);
+  return pbr && uringx_pbufring_bundles(pbr);
 }
 
 std::string RxPool::Describe() const {
-  if (reason() == URINGX_REASON_NONE) return mechanism();
-  return absl::StrCat(mechanism(), " (zcrx not used: ", uringx_reason_str(reason()), ")");
+  std::string out = mechanism();
+  if (reason() != URINGX_REASON_NONE)
+    absl::StrAppend(&out, " (zcrx not used: ", uringx_reason_str(reason()), ")");
+  uringx_pbufring* pbr = uringx_rxsrc_pbufring(core_->src);
+  if (pbr && uringx_pbufring_downgrade(pbr) != URINGX_REASON_NONE)
+    absl::StrAppend(&out, " (buffer ring mode asked for is off: ",
+                    uringx_reason_str(uringx_pbufring_downgrade(pbr)), ")");
+  return out;
 }
 
 uringx_zcrx_stats RxPool::zcrx_stats() const {
   uringx_zcrx_stats st{};
-  if (uringx_zcrx* z = uringx_rxsrc_zcrx(src_)) uringx_zcrx_get_stats(z, &st);
+  if (uringx_zcrx* z = uringx_rxsrc_zcrx(core_->src)) uringx_zcrx_get_stats(z, &st);
   return st;
 }
 
 absl::StatusOr<RecvStream> RxPool::Stream(int fd) {
-  uringx_pbufring* pbr = uringx_rxsrc_pbufring(src_);
-  if (pbr && uringx_pbufring_incremental(pbr) && streams_ > 0)
+  if (core_->incremental_ring() && core_->streams > 0)
     return absl::FailedPreconditionError(
         "RxPool::Stream: an incremental buffer ring feeds one stream at a time; create the "
         "pool with incremental=false to share it");
-  streams_++;
-  return RecvStream(new StreamState(*this, fd));
-}
-
-void RxPool::Release(uint64_t token) {
-  uringx_rxsrc_release(src_, token);
-  if (starved_) Rearm();
-}
-
-void RxPool::Rearm() {
-  uringx_rxsrc_flush(src_);
-  while (StreamState* s = starved_) {
-    starved_ = s->next_starved;
-    s->next_starved = nullptr;
-    s->starved = false;
-    s->Arm();
-  }
-}
-
-void RxPool::StreamState::Arm() {
-  io_uring_sqe* sqe = ring_->GetSqe();
-  uringx_rxsrc_prep_recv(pool->src_, sqe, fd);
-  Ring::SetOp(sqe, this);
-  ring_->AddInFlight();
-  armed = true;
-  arms++;
-}
-
-void RxPool::StreamState::OnCqe(Operation* op, const io_uring_cqe* cqe) {
-  auto* s = static_cast<StreamState*>(op);
-  RxPool* pool = s->pool;
-  uringx_rx_event ev{};
-  s->cqes++;
-  int ret = uringx_rxsrc_decode(pool->src_, cqe, pool->scratch_.data(),
-                                static_cast<uint32_t>(pool->scratch_.size()), &ev);
-  if (ret < 0) {
-    ev = {};
-    ev.armed = cqe->flags & IORING_CQE_F_MORE;
-    ev.error = ret;
-  }
-  for (uint32_t i = 0; i < ev.nr_views; i++) s->queue.push_back(pool->scratch_[i]);
-  if (!ev.armed) s->armed = false;
-
-  if (s->orphaned) {
-    s->DropQueued();
-    s->MaybeDelete();
-    return;
-  }
-  if (ev.rearm && !ev.out_of_buffers) {
-    s->Arm();
-  } else if (ev.out_of_buffers) {
-    pool->out_of_buffers_++;
-    uringx_rxsrc_flush(pool->src_);
-    if (uringx_rxsrc_available(pool->src_)) {
-      // Buffers came back before this CQE was seen: nobody will release more.
-      s->Arm();
-    } else {
-      // Paused: re-armed when a buffer comes back (RxPool::Release).
-      s->starved = true;
-      s->next_starved = pool->starved_;
-      pool->starved_ = s;
-    }
-  } else if (ev.eof) {
-    s->eof = true;
-  } else if (ev.error && !ev.armed) {
-    s->error = ev.error;
-  }
-  if (s->HasWaiter() && s->Ready()) s->Wake();  // may destroy the waiter's frame: last
-}
-
-void RxPool::StreamState::DropQueued() {
-  for (size_t i = head; i < queue.size(); i++) uringx_rxsrc_release(pool->src_, queue[i].token);
-  queue.clear();
-  head = 0;
-  if (pool->starved_) pool->Rearm();
-}
-
-bool RxPool::StreamState::MaybeDelete() {
-  if (armed || timer.armed() || poke.armed()) return false;
-  delete this;
-  return true;
-}
-
-void RxPool::StreamState::OnTimer(void* owner, int res) {
-  auto* s = static_cast<StreamState*>(owner);
-  if (s->orphaned) {
-    s->MaybeDelete();
-    return;
-  }
-  if (res == -ETIME && s->HasWaiter() && !s->Ready()) {
-    s->timed_out = true;
-    s->Wake();
-  }
-}
-
-void RxPool::StreamState::OnPoke(void* owner, int) {
-  auto* s = static_cast<StreamState*>(owner);
-  if (s->orphaned) {
-    s->MaybeDelete();
-    return;
-  }
-  if (s->stopped && s->HasWaiter()) s->Wake();
+  int dup_fd = detail::DupForStream(fd);
+  if (dup_fd < 0) return ErrnoStatus(absl::StrCat("RxPool::Stream(fd ", fd, ")"), dup_fd);
+  core_->streams++;
+  return RecvStream(new detail::RxStreamState(*core_, dup_fd));
 }
 
 RecvStream::~RecvStream() {
   if (!state_) return;
-  RxPool::StreamState* s = std::exchange(state_, nullptr);
-  RxPool* pool = s->pool;
-  pool->streams_--;
-  s->orphaned = true;
-  if (s->starved) {
-    RxPool::StreamState** link = &pool->starved_;
-    while (*link && *link != s) link = &(*link)->next_starved;
-    if (*link) *link = s->next_starved;
-    s->starved = false;
-  }
-  s->DropQueued();
-  if (s->armed) s->Cancel();
-  s->timer.Disarm();
-  s->MaybeDelete();
+  detail::RxStreamState* s = std::exchange(state_, nullptr);
+  s->pool->streams--;
+  s->pool->RemoveStarved(s);
+  s->Orphan();
 }
 
 uint64_t RecvStream::cqes() const { return state_->cqes; }

@@ -10,7 +10,10 @@ std::coroutine_handle<> ScopeChild::promise_type::FinalAwaiter::await_suspend(
   Scope* scope = h.promise().scope;
   scope->Unlink(&h.promise());
   h.destroy();
-  if (scope->active_ == 0 && scope->joiner_) return std::exchange(scope->joiner_, nullptr);
+  if (scope->active_ == 0 && scope->joiner_) {
+    if (auto* p = std::exchange(scope->joiner_promise_, nullptr)) p->suspended_on = nullptr;
+    return std::exchange(scope->joiner_, nullptr);
+  }
   return std::noop_coroutine();
 }
 
@@ -45,12 +48,11 @@ void Scope::Unlink(ChildPromise* p) noexcept {
 }
 
 Scope::~Scope() {
-  // Destroying a wrapper destroys its Task, which cancels and abandons the
-  // child's pending request (see Task).
+  // Each child still running is abandoned as a whole chain (see task.hpp).
   while (head_) {
     ChildPromise* p = head_;
     Unlink(p);
-    std::coroutine_handle<ChildPromise>::from_promise(*p).destroy();
+    detail::DestroyOrAbandon(p->self, *p);
   }
 }
 

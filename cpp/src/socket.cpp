@@ -51,140 +51,69 @@ Task<absl::Status> Socket::RecvExactly(absl::Span<std::byte> buf, OpOptions opti
   co_return absl::OkStatus();
 }
 
-struct AcceptStream::State : Operation {
-  State(Ring& ring, int listen_fd)
-      : Operation(ring, &State::OnCqe),
-        fd(listen_fd),
-        timer(ring, this, &State::OnWakeup),
-        poke(ring, this, &State::OnWakeup) {}
+namespace detail {
 
-  // A deadline or a stop request interrupts a waiting Next().
-  static void OnWakeup(void* owner, int res) {
-    auto* s = static_cast<State*>(owner);
-    if (s->orphaned) {
-      s->MaybeDelete();
-      return;
-    }
-    if (res == -ETIME) s->timed_out = true;
-    if (s->waiting && (s->timed_out || s->stopped)) {
-      s->waiting = false;
-      s->ResumeWaiter();
-    }
+AcceptState::AcceptState(Ring& ring, int dup_fd_or_error)
+    : MultishotStream(ring, dup_fd_or_error < 0 ? -1 : dup_fd_or_error, &AcceptState::OnCqe),
+      error(dup_fd_or_error < 0 ? dup_fd_or_error : 0) {}
+
+void AcceptState::OnCqe(Operation* op, const io_uring_cqe* cqe) {
+  auto* s = static_cast<AcceptState*>(op);
+  bool more = cqe->flags & IORING_CQE_F_MORE;
+  if (!more) s->armed_ = false;
+  if (cqe->res >= 0) {
+    s->ready.push_back(cqe->res);
+  } else if (!more && cqe->res != -ECANCELED) {
+    s->error = cqe->res;
   }
-
-  void MaybeDelete() {
-    if (!armed && !timer.armed() && !poke.armed()) delete this;
-  }
-
-  static void OnCqe(Operation* op, const io_uring_cqe* cqe) {
-    auto* s = static_cast<State*>(op);
-    if (!(cqe->flags & IORING_CQE_F_MORE)) s->armed = false;
-    if (cqe->res >= 0) {
-      s->ready.push_back(cqe->res);
-    } else if (!(cqe->flags & IORING_CQE_F_MORE)) {
-      s->error = cqe->res;
-    }
-    if (s->orphaned) {
-      s->CloseReady();
-      s->MaybeDelete();
-      return;
-    }
-    // A multishot accept can end without an error (e.g. CQ overflow): re-arm.
-    if (!s->armed && !s->error) s->Arm();
-    if (s->waiting && (!s->ready.empty() || s->error)) {
-      s->waiting = false;
-      s->ResumeWaiter();
-    }
-  }
-
-  void Arm() {
-    io_uring_sqe* sqe = ring_->GetSqe();
-    io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_CLOEXEC);
-    Ring::SetOp(sqe, this);
-    ring_->AddInFlight();
-    armed = true;
-  }
-
-  void CloseReady() {
-    for (int c : ready) ::close(c);
-    ready.clear();
-  }
-
-  template <typename Promise>
-  void Wait(std::coroutine_handle<Promise> h) {
-    SetWaiter(h);
-    waiting = true;
-  }
-
-  int fd;
-  std::vector<int> ready;  // accepted, not yet taken
-  size_t head = 0;
-  int error = 0;
-  bool armed = false;
-  bool waiting = false;
-  bool orphaned = false;
-  bool timed_out = false;
-  bool stopped = false;
-  Wakeup timer;
-  Wakeup poke;
-};
-
-AcceptStream Listener::AcceptMany() { return AcceptStream(new AcceptStream::State(*ring_, fd())); }
-
-AcceptStream::~AcceptStream() {
-  if (!state_) return;
-  State* s = std::exchange(state_, nullptr);
-  s->orphaned = true;
-  s->CloseReady();
-  if (s->armed) s->Cancel();
-  s->timer.Disarm();
-  s->MaybeDelete();
+  if (s->ReapIfOrphaned()) return;
+  // A multishot accept can end without an error (e.g. CQ overflow, or a
+  // Next() that was cancelled): re-arm while someone waits.
+  if (!s->armed_ && !s->error && s->HasWaiter()) s->Arm();
+  s->WakeIfReady();  // may destroy the stream: last
 }
 
-namespace {
-
-struct AcceptAwaiter {
-  AcceptStream::State* s;
-  bool await_ready() const noexcept { return !s->ready.empty() || s->error; }
-  template <typename Promise>
-  void await_suspend(std::coroutine_handle<Promise> h) {
-    s->Wait(h);
-    if (!s->armed) s->Arm();
+void AcceptState::Arm() {
+  if (ring_->closing()) {
+    error = -ECANCELED;
+    return;
   }
-  void await_resume() const noexcept {}
-};
+  io_uring_sqe* sqe = ring_->GetSqe();
+  io_uring_prep_multishot_accept(sqe, fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  Ring::SetOp(sqe, this);
+  ring_->AddInFlight();
+  armed_ = true;
+}
 
-}  // namespace
+void AcceptState::DropQueued() {
+  for (size_t i = head; i < ready.size(); i++) ::close(ready[i]);
+  ready.clear();
+  head = 0;
+}
 
-Task<absl::StatusOr<Socket>> AcceptStream::Next(OpOptions options) {
-  struct StopPoke {
-    State* s;
-    void operator()() const noexcept {
-      s->stopped = true;
-      s->poke.ArmNow();
+absl::StatusOr<Socket> AcceptState::Take(WaitEnd end) {
+  if (head < ready.size()) {
+    int fd = ready[head++];
+    if (head == ready.size()) {
+      ready.clear();
+      head = 0;
     }
-  };
-  State* s = state_;
-  if (options.stop_requested()) co_return ErrnoStatus("accept", ECANCELED);
-  if (s->ready.empty() && !s->error) {
-    if (options.timeout) s->timer.ArmTimer(*options.timeout);
-    std::optional<std::stop_callback<StopPoke>> on_stop;
-    if (options.stop_possible()) on_stop.emplace(*options.stop, StopPoke{s});
-    co_await AcceptAwaiter{s};
-    on_stop.reset();
-    s->timer.Disarm();
+    return Socket(ring(), fd);
   }
-  bool timed_out = std::exchange(s->timed_out, false);
-  bool stopped = std::exchange(s->stopped, false);
-  if (!s->ready.empty()) {
-    int fd = s->ready.front();
-    s->ready.erase(s->ready.begin());
-    co_return Socket(s->ring(), fd);
-  }
-  if (timed_out) co_return ErrnoStatus("accept", ETIME);
-  if (stopped) co_return ErrnoStatus("accept", ECANCELED);
-  int err = std::exchange(s->error, 0);
-  co_return ErrnoStatus("accept", err);
+  if (end == WaitEnd::kStopped) return ErrnoStatus("accept", ECANCELED);
+  if (end == WaitEnd::kTimedOut) return ErrnoStatus("accept", ETIME);
+  // An error is reported once; the next Next() arms again.
+  return ErrnoStatus("accept", std::exchange(error, 0));
+}
+
+}  // namespace detail
+
+AcceptStream Listener::AcceptMany() {
+  return AcceptStream(new detail::AcceptState(*ring_, detail::DupForStream(fd())));
+}
+
+AcceptStream::~AcceptStream() {
+  if (state_) std::exchange(state_, nullptr)->Orphan();
 }
 
 absl::StatusOr<Listener> Listener::Bind(Ring& ring, const sockaddr_in& addr, int backlog) {

@@ -1,120 +1,251 @@
 // TxPool, TxBuffer, SendZc: registered chunks lent to the kernel until notified.
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 
+#include <absl/strings/str_cat.h>
+
 #include "zcnet/tx_buffer.hpp"
 
 namespace zcnet {
+
+namespace detail {
+
+TxPoolCore::TxPoolCore(Ring& r, uringx_bufpool* p, const TxPool::Options& o)
+    : ring(&r), pool(p), options(o), free_wakeup(r, this, &TxPoolCore::OnFreeWakeup) {
+  slots.reserve(uringx_bufpool_nr_chunks(p));
+  for (uint32_t i = 0; i < uringx_bufpool_nr_chunks(p); i++)
+    slots.push_back(std::make_unique<SendSlot>(r, this));
+  ring->AttachResource();
+}
+
+TxPoolCore::~TxPoolCore() {
+  uringx_bufpool_destroy(pool);
+  ring->ReleaseBufferSlot(static_cast<uint16_t>(options.buf_index));
+  ring->DetachResource();
+}
+
+void TxPoolCore::MaybeFree() {
+  if (!handle_alive && !buffers_out && !lent && !dispatching && !free_wakeup.armed()) delete this;
+}
+
+absl::StatusOr<TxBuffer> TxPoolCore::Allocate() {
+  uringx_chunk c;
+  int ret = uringx_bufpool_alloc(pool, &c);
+  if (ret < 0) return ErrnoStatus("TxPool::Allocate", ret);
+  buffers_out++;
+  return TxBuffer(this, c);
+}
+
+void TxPoolCore::Free(uint64_t token) {
+  uringx_bufpool_free(pool, token);
+  buffers_out--;
+  ChunkReturned();
+  MaybeFree();
+}
+
+void TxPoolCore::ChunkReturned() {
+  if (waiters_head && uringx_bufpool_nr_free(pool)) free_wakeup.ArmNow();
+}
+
+void TxPoolCore::OnFreeWakeup(void* owner, int) {
+  auto* core = static_cast<TxPoolCore*>(owner);
+  AcquireAwaiter* w = core->waiters_head;
+  if (!w || !uringx_bufpool_nr_free(core->pool)) {
+    core->MaybeFree();
+    return;
+  }
+  core->waiters_head = w->next_;
+  if (w->next_) w->next_->prev_link_ = &core->waiters_head;
+  else core->waiters_tail = &core->waiters_head;
+  w->prev_link_ = nullptr;
+  core->ChunkReturned();  // more chunks for more waiters: one wake-up each
+  if (w->promise_) w->promise_->suspended_on = nullptr;
+  w->waiter_.resume();  // may destroy the pool handle: last
+}
+
+SocketCopyVerdict* TxPoolCore::VerdictOf(int fd) {
+  if (fd < 0) return nullptr;
+  if (static_cast<size_t>(fd) >= verdicts.size()) verdicts.resize(static_cast<size_t>(fd) + 1);
+  return &verdicts[static_cast<size_t>(fd)];
+}
+
+bool TxPoolCore::ZeroCopyFor(int fd, size_t bytes) {
+  if (bytes < options.zc_min_bytes) return false;
+  if (!options.copy_fallback) return true;
+  SocketCopyVerdict* v = VerdictOf(fd);
+  if (!v || !v->copies) return true;
+  if (++v->plain_sends < TxPool::kCopyVerdictRetrySends) return false;
+  // Judge the socket afresh: its route (or the connection behind the number)
+  // may have changed.
+  *v = SocketCopyVerdict{};
+  copying_sockets--;
+  return true;
+}
+
+void TxPoolCore::JudgeNotification(int fd, uint64_t bytes, bool copied) {
+  (copied ? stats.bytes_copied : stats.bytes_zerocopy) += bytes;
+  stats.notifications++;
+  SocketCopyVerdict* v = options.copy_fallback ? VerdictOf(fd) : nullptr;
+  if (!v || v->copies) return;
+  (copied ? v->bytes_copied : v->bytes_zerocopy) += bytes;
+  v->notifications++;
+  // Copying has to be the rule, not an accident, before the socket gives up
+  // on zero copy: loopback copies every send, a NIC path may copy the odd
+  // one (the first sends of a connection, for instance).
+  if (v->notifications >= TxPool::kCopyVerdictNotifications &&
+      v->bytes_copied > v->bytes_zerocopy) {
+    v->copies = true;
+    v->plain_sends = 0;
+    copying_sockets++;
+  }
+}
+
+void SendSlot::OnCqe(Operation* op, const io_uring_cqe* cqe) {
+  auto* slot = static_cast<SendSlot*>(op);
+  TxPoolCore* core = slot->pool;
+  if (cqe->flags & IORING_CQE_F_NOTIF) {
+    core->JudgeNotification(slot->fd, static_cast<uint64_t>(slot->res > 0 ? slot->res : 0),
+                            cqe->res & IORING_NOTIF_USAGE_ZC_COPIED);
+    core->lent--;
+    uringx_bufpool_unlend(core->pool, slot->token);
+    core->ChunkReturned();
+    core->MaybeFree();
+    return;
+  }
+  slot->res = cqe->res;
+  slot->on_stop.reset();
+  if (!(cqe->flags & IORING_CQE_F_MORE)) {
+    // Plain send, or a zero-copy send that failed before lending pages.
+    core->lent--;
+    uringx_bufpool_unlend(core->pool, slot->token);
+    core->ChunkReturned();
+  }
+  // The waiter may destroy the handle; the core (and this slot) stays
+  // until the resume returns.
+  core->dispatching++;
+  slot->ResumeWaiter();
+  core->dispatching--;
+  core->MaybeFree();
+}
+
+}  // namespace detail
 
 void TxBuffer::Reset() {
   if (pool_) std::exchange(pool_, nullptr)->Free(chunk_.token);
 }
 
 absl::StatusOr<std::unique_ptr<TxPool>> TxPool::Create(Ring& ring, const Options& options) {
-  uringx_bufpool_params params{options.chunk_size, options.chunks, 0, options.buf_index};
+  Options o = options;
+  if (o.buf_index == Options::kAnyBufferSlot) {
+    int slot = ring.ClaimFreeBufferSlot();
+    if (slot < 0)
+      return absl::FailedPreconditionError(absl::StrCat(
+          "TxPool::Create: no free fixed-buffer slot (the ring has a buffer table of the "
+          "application's, or all ", Ring::kBufferSlots,
+          " of zcnet's are held): set Options::buf_index to a slot of your table"));
+    o.buf_index = static_cast<uint16_t>(slot);
+  } else if (o.buf_index > 0xffff || !ring.ClaimBufferSlot(static_cast<uint16_t>(o.buf_index))) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "TxPool::Create: fixed-buffer slot ", o.buf_index,
+        " is out of range or held by another TxPool on this ring (alive, or destroyed and "
+        "still waiting for its sends' notifications)"));
+  }
+  uringx_bufpool_params params{o.chunk_size, o.chunks, 0, static_cast<uint16_t>(o.buf_index)};
   uringx_bufpool* pool = nullptr;
   uringx_reason reason = URINGX_REASON_NONE;
   int ret = uringx_bufpool_create(ring.raw(), &params, &pool, &reason);
-  if (ret < 0) return ReasonStatus("TxPool::Create", ret, reason);
-  return std::unique_ptr<TxPool>(new TxPool(ring, pool, options));
-}
-
-TxPool::TxPool(Ring& ring, uringx_bufpool* pool, const Options& options)
-    : ring_(&ring), pool_(pool), options_(options), free_wakeup_(ring, this, &TxPool::OnFreeWakeup) {
-  slots_.reserve(uringx_bufpool_nr_chunks(pool));
-  for (uint32_t i = 0; i < uringx_bufpool_nr_chunks(pool); i++)
-    slots_.push_back(std::make_unique<SendSlot>(ring, this));
+  if (ret < 0) {
+    ring.ReleaseBufferSlot(static_cast<uint16_t>(o.buf_index));
+    return ReasonStatus("TxPool::Create", ret, reason);
+  }
+  return std::unique_ptr<TxPool>(new TxPool(new detail::TxPoolCore(ring, pool, o)));
 }
 
 TxPool::~TxPool() {
-  // Pages lent to the kernel must stay mapped until their notification,
-  // and a pending wake-up's CQE still points at this pool.
-  while ((lent_ || free_wakeup_.armed()) && ring_->owning()) ring_->RunOnce();
-  if (lent_ || free_wakeup_.armed()) {
-    std::fprintf(stderr,
-                 "zcnet: TxPool destroyed with %u send(s) awaiting their notification%s on a "
-                 "borrowed ring; hand their CQEs to Ring::Handle() first\n",
-                 lent_, free_wakeup_.armed() ? " and a wake-up" : "");
-    std::abort();
+  // Queued Acquire() waiters stay queued: every chunk is out or lent while
+  // one waits, and those chunks come back to serve them.
+  core_->handle_alive = false;
+  core_->MaybeFree();
+}
+
+absl::StatusOr<TxBuffer> TxPool::Allocate() { return core_->Allocate(); }
+AcquireAwaiter TxPool::Acquire() { return AcquireAwaiter(core_); }
+const TxPool::Stats& TxPool::stats() const { return core_->stats; }
+uint32_t TxPool::free_chunks() const { return uringx_bufpool_nr_free(core_->pool); }
+uint32_t TxPool::lent_chunks() const { return core_->lent; }
+Ring& TxPool::ring() const { return *core_->ring; }
+bool TxPool::copies_seen() const { return core_->copying_sockets > 0; }
+bool TxPool::copies_seen(int fd) const {
+  return fd >= 0 && static_cast<size_t>(fd) < core_->verdicts.size() &&
+         core_->verdicts[static_cast<size_t>(fd)].copies;
+}
+
+bool AcquireAwaiter::await_ready() const noexcept {
+  // FIFO: a free chunk goes to a queued waiter first.
+  return !pool_->waiters_head && uringx_bufpool_nr_free(pool_->pool) > 0;
+}
+
+void AcquireAwaiter::Enqueue() {
+  next_ = nullptr;
+  prev_link_ = pool_->waiters_tail;
+  *pool_->waiters_tail = this;
+  pool_->waiters_tail = &next_;
+  pool_->ChunkReturned();
+}
+
+absl::StatusOr<TxBuffer> AcquireAwaiter::await_resume() { return pool_->Allocate(); }
+
+size_t AcquireAwaiter::Abandon(detail::Suspension* s, detail::PromiseBase*) {
+  auto* w = static_cast<AcquireAwaiter*>(s);
+  if (w->prev_link_) {
+    *w->prev_link_ = w->next_;
+    if (w->next_) w->next_->prev_link_ = w->prev_link_;
+    else w->pool_->waiters_tail = w->prev_link_;
+    w->prev_link_ = nullptr;
   }
-  uringx_bufpool_destroy(pool_);
+  return 0;  // nothing of the kernel's writes into the frame
 }
 
-absl::StatusOr<TxBuffer> TxPool::Allocate() {
-  uringx_chunk c;
-  int ret = uringx_bufpool_alloc(pool_, &c);
-  if (ret < 0) return ErrnoStatus("TxPool::Allocate", ret);
-  return TxBuffer(this, c);
+bool SendZcAwaiter::await_ready() const noexcept {
+  return !buf_ || options_.stop_requested() || buf_.pool_->ring->closing();
 }
 
-struct TxPool::FreeWaiter {
-  TxPool* pool;
-  bool await_ready() const noexcept { return pool->free_chunks() > 0; }
-  void await_suspend(std::coroutine_handle<> h) { pool->free_waiters_.push_back(h); }
-  void await_resume() const noexcept {}
-};
-
-Task<absl::StatusOr<TxBuffer>> TxPool::Acquire() {
-  for (;;) {
-    absl::StatusOr<TxBuffer> b = Allocate();
-    if (b.ok() || !absl::IsResourceExhausted(b.status())) co_return b;
-    co_await FreeWaiter{this};
-  }
-}
-
-void TxPool::Free(uint64_t token) {
-  uringx_bufpool_free(pool_, token);
-  ChunkReturned();
-}
-
-void TxPool::ChunkReturned() {
-  if (!free_waiters_.empty() && free_chunks()) free_wakeup_.ArmNow();
-}
-
-void TxPool::OnFreeWakeup(void* owner, int) {
-  auto* pool = static_cast<TxPool*>(owner);
-  if (pool->free_waiters_.empty() || !pool->free_chunks()) return;
-  auto h = pool->free_waiters_.front();
-  pool->free_waiters_.erase(pool->free_waiters_.begin());
-  pool->ChunkReturned();  // more chunks for more waiters: one wake-up each
-  h.resume();             // may destroy the pool: last
-}
-
-TxPool::SendSlot* SendZcAwaiter::Submit() {
-  TxPool* pool = buf_.pool_;
+detail::SendSlot* SendZcAwaiter::Submit() {
+  detail::TxPoolCore* pool = buf_.pool_;
   uint32_t index = static_cast<uint32_t>(
-      (static_cast<std::byte*>(buf_.chunk_.addr) - static_cast<std::byte*>(uringx_bufpool_base(pool->pool_))) /
-      uringx_bufpool_chunk_size(pool->pool_));
-  TxPool::SendSlot* slot = pool->slots_[index].get();
-  Ring& ring = *pool->ring_;
+      (static_cast<std::byte*>(buf_.chunk_.addr) -
+       static_cast<std::byte*>(uringx_bufpool_base(pool->pool))) /
+      uringx_bufpool_chunk_size(pool->pool));
+  detail::SendSlot* slot = pool->slots[index].get();
+  Ring& ring = *pool->ring;
   slot->token = buf_.chunk_.token;
   slot->bytes = static_cast<uint32_t>(buf_.size_);
+  slot->fd = fd_;
   slot->res = 0;
-  bool is_short = buf_.size_ < pool->options_.zc_min_bytes;
-  slot->zero_copy = !is_short && !(pool->options_.copy_fallback && pool->copies_seen_);
+  bool is_short = buf_.size_ < pool->options.zc_min_bytes;
+  slot->zero_copy = pool->ZeroCopyFor(fd_, buf_.size_);
 
+  // Lent until the kernel is done: the notification for zero copy, the
+  // send's CQE for a plain send (the kernel copies when the send runs).
+  uringx_bufpool_lend(pool->pool, slot->token);
   io_uring_sqe* sqe = ring.GetSqe();
   if (slot->zero_copy) {
-    uringx_bufpool_lend(pool->pool_, slot->token);
     io_uring_prep_send_zc_fixed(sqe, fd_, buf_.chunk_.addr, buf_.size_, MSG_WAITALL | MSG_NOSIGNAL,
                                 IORING_SEND_ZC_REPORT_USAGE, buf_.chunk_.buf_index);
-    pool->stats_.zc_sends++;
+    pool->stats.zc_sends++;
   } else {
-    // The kernel copies when the send runs, maybe after a wait: lent until then.
-    uringx_bufpool_lend(pool->pool_, slot->token);
     io_uring_prep_send(sqe, fd_, buf_.chunk_.addr, buf_.size_, MSG_WAITALL | MSG_NOSIGNAL);
-    pool->stats_.plain_sends++;
-    if (is_short) pool->stats_.short_sends++;
+    pool->stats.plain_sends++;
+    if (is_short) pool->stats.short_sends++;
   }
   Ring::SetOp(sqe, slot);
   ring.AddInFlight();
-  pool->lent_++;
+  pool->lent++;
   if (options_.timeout) {
     sqe->flags |= IOSQE_IO_LINK;
-    absl::Duration d = std::max(*options_.timeout, absl::ZeroDuration());
-    slot->deadline.tv_sec = absl::ToInt64Seconds(d);
-    slot->deadline.tv_nsec = absl::ToInt64Nanoseconds(d - absl::Seconds(slot->deadline.tv_sec));
+    slot->deadline = detail::ToTimespec(*options_.timeout);
     io_uring_sqe* t = ring.GetSqe();
     io_uring_prep_link_timeout(t, &slot->deadline, 0);
     Ring::SetOp(t, nullptr);
@@ -126,34 +257,14 @@ TxPool::SendSlot* SendZcAwaiter::Submit() {
   return slot;
 }
 
-void TxPool::SendSlot::OnCqe(Operation* op, const io_uring_cqe* cqe) {
-  auto* slot = static_cast<SendSlot*>(op);
-  TxPool* pool = slot->pool;
-  if (cqe->flags & IORING_CQE_F_NOTIF) {
-    bool copied = cqe->res & IORING_NOTIF_USAGE_ZC_COPIED;
-    (copied ? pool->stats_.bytes_copied : pool->stats_.bytes_zerocopy) +=
-        static_cast<uint64_t>(slot->res > 0 ? slot->res : 0);
-    pool->stats_.notifications++;
-    // Copying has to be the rule, not an accident, before the pool gives up
-    // on zero copy: loopback copies every send, a NIC path may copy the odd
-    // one (the first sends of a connection, for instance).
-    if (pool->stats_.notifications >= kCopyVerdictNotifications &&
-        pool->stats_.bytes_copied > pool->stats_.bytes_zerocopy)
-      pool->copies_seen_ = true;
-    pool->lent_--;
-    uringx_bufpool_unlend(pool->pool_, slot->token);
-    pool->ChunkReturned();
-    return;
+absl::StatusOr<size_t> SendZcAwaiter::await_resume() {
+  if (!slot_) {
+    return buf_ ? ErrnoStatus("send_zc", ECANCELED)
+                : absl::InvalidArgumentError("send_zc: empty TxBuffer");
   }
-  slot->res = cqe->res;
-  slot->on_stop.reset();
-  if (!(cqe->flags & IORING_CQE_F_MORE)) {
-    // Plain send, or a zero-copy send that failed before lending pages.
-    pool->lent_--;
-    uringx_bufpool_unlend(pool->pool_, slot->token);
-    pool->ChunkReturned();
-  }
-  slot->ResumeWaiter();  // may destroy an abandoned frame (or the pool): last
+  slot_->on_stop.reset();
+  if (slot_->res < 0) return ErrnoStatus(slot_->zero_copy ? "send_zc" : "send", slot_->res);
+  return static_cast<size_t>(slot_->res);
 }
 
 }  // namespace zcnet

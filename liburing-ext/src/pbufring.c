@@ -49,6 +49,7 @@ struct uringx_pbufring {
 	uint16_t tag;
 	bool inc;
 	bool bundle;
+	enum uringx_reason downgrade;	/* why a requested mode is not in use */
 };
 
 static char *buf_addr(const struct uringx_pbufring *pbr, uint32_t bid)
@@ -128,6 +129,13 @@ int uringx_pbufring_create(struct io_uring *ring, const struct uringx_pbufring_p
 	pbr->inc = setup_flags & IOU_PBUF_RING_INC;
 	pbr->bundle = (params->flags & URINGX_PBUF_BUNDLE) &&
 		      (ring->features & IORING_FEAT_RECVSEND_BUNDLE);
+	/* What was asked for and is not in use is said, never dropped silently. */
+	if ((params->flags & URINGX_PBUF_INC) && !pbr->inc)
+		pbr->downgrade = URINGX_REASON_KERNEL_NO_PBUF_INC;
+	else if ((params->flags & URINGX_PBUF_BUNDLE) && !pbr->bundle)
+		pbr->downgrade = URINGX_REASON_KERNEL_NO_BUNDLE;
+	if (reason)
+		*reason = pbr->downgrade;
 
 	for (uint32_t bid = 0; bid < pbr->nr_bufs; bid++)
 		publish(pbr, (uint16_t)bid);
@@ -302,6 +310,11 @@ int uringx_pbufring_release(struct uringx_pbufring *pbr, uint64_t token)
 	if (!b->in_kernel && !has_views(b))
 		publish(pbr, bid);
 	return 0;
+}
+
+enum uringx_reason uringx_pbufring_downgrade(const struct uringx_pbufring *pbr)
+{
+	return pbr->downgrade;
 }
 
 bool uringx_pbufring_incremental(const struct uringx_pbufring *pbr)

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Runs zcnet-bench --quick --json and checks the report is complete.
 
-Usage: check_bench_json.py ZcnetBench [--pbuf-bufs N] [--expect-ran STRATEGY ...]
+Usage: check_bench_json.py ZcnetBench [--pbuf-bufs N] [--trials N] [--expect-ran STRATEGY ...]
 Every strategy must appear in every workload of the quick plan and either have
 run and moved verified data, or say why it was skipped; the baseline
 (uring-recv) must have run everywhere; the SVG chart and CSV must be written.
 --expect-ran names strategies that must have run here (e.g. zcrx in the VM).
 --pbuf-bufs N runs the buffer-ring strategies on a ring of N buffers (a ring
 much smaller than the data in flight makes them recover from running out).
+--trials N (default 2): every row must report N trials whose spread is
+ordered, so the median/min/max bookkeeping is checked on more than one value.
+zcrx in NODEV (copy) mode copies every byte: its stream rows must say so.
 """
 import argparse
 import csv
@@ -37,10 +40,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("bench")
     ap.add_argument("--pbuf-bufs", type=int)
+    ap.add_argument("--trials", type=int, default=2)
     ap.add_argument("--expect-ran", nargs="*", default=[])
     args = ap.parse_args()
     bench, expect_ran = args.bench, args.expect_ran
     extra = ["--pbuf-bufs", str(args.pbuf_bufs)] if args.pbuf_bufs else []
+    extra += ["--trials", str(args.trials)]
     with tempfile.TemporaryDirectory() as tmp:
         paths = {k: os.path.join(tmp, "bench." + k) for k in ("json", "csv", "svg")}
         proc = subprocess.run([bench, "--quick", "--json", paths["json"], "--csv", paths["csv"],
@@ -65,6 +70,8 @@ def main():
         fail(f"header kernel {h['kernel']} is not this kernel {platform.release()}")
     if not h["quick"] or h["baseline"] != "uring-recv":
         fail("header: quick run against uring-recv expected")
+    if h["trials"] != args.trials:
+        fail(f"header: {h['trials']} trials, asked for {args.trials}")
     if args.pbuf_bufs and h["pbuf_bufs"] != args.pbuf_bufs:
         fail(f"header: ring of {h['pbuf_bufs']} buffers, asked for {args.pbuf_bufs}")
 
@@ -87,8 +94,10 @@ def main():
         if r["status"] == "ran":
             if not r["verified"] or r["verified_bytes"] <= 0:
                 fail(f"{where}: ran without verified data")
-            if r["median"] <= 0 or not r["min"] <= r["median"] <= r["max"]:
+            if r["median"] <= 0 or not 0 < r["min"] <= r["median"] <= r["max"]:
                 fail(f"{where}: bad spread {r['min']} {r['median']} {r['max']}")
+            if r["trials"] != args.trials:
+                fail(f"{where}: {r['trials']} trials, not {args.trials}")
             if r["ratio_vs_baseline"] <= 0:
                 fail(f"{where}: no ratio against the baseline")
         elif r["status"] == "skipped":
@@ -122,6 +131,14 @@ def main():
                  f"in {r['trials']} trial(s)")
         if r["strategy"] == "zcrx" and r["status"] == "ran" and r["rx_copied_bytes"] < 0:
             fail("zcrx row without the kernel's copy counter")
+        # NODEV mode has no NIC: the kernel copies every byte it delivers.
+        # A stream trial moves a fixed number of bytes, so the median
+        # trial's copy count is the bytes of one trial.
+        if r["strategy"] == "zcrx" and r["status"] == "ran" and r["workload"] == "stream" and \
+                "nodev" in r["mechanism"] and \
+                r["rx_copied_bytes"] * r["trials"] != r["verified_bytes"]:
+            fail(f"zcrx NODEV stream: kernel copied {r['rx_copied_bytes']} bytes a trial, "
+                 f"{r['verified_bytes']} received in {r['trials']} trial(s)")
         if r["strategy"] in RING_STRATEGIES and r["status"] == "ran" and \
                 r["rx_out_of_buffers"] < 0:
             fail(f"{r['strategy']} row without an out-of-buffers count")

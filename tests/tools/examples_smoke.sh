@@ -6,36 +6,43 @@ build=$1
 port=${2:-17400}
 ex=$build/examples
 fail() { echo "examples_smoke: FAIL: $*"; exit 1; }
+. "$(dirname "$0")/wait_listening.sh"
 
 for prog in zcnet-echo zcnet-sink zcnet-proxy existing-loop uringx-stream; do
 	"$ex/$prog" --help >/dev/null || fail "$prog --help"
 done
 "$ex/zcnet-echo" bogus >/dev/null 2>&1 && fail "zcnet-echo accepted a bogus mode"
 
-# Echo: server and load client.
-"$ex/zcnet-echo" server --port "$port" --seconds 20 >/dev/null &
+# Echo: server and load client; SIGTERM stops the server cleanly (exit 0,
+# and in the sanitizer build no leak or error report at exit).
+server_log=$(mktemp)
+"$ex/zcnet-echo" server --port "$port" --seconds 120 >"$server_log" 2>&1 &
 server=$!
-sleep 0.3
+wait_listening "$port" || fail "echo server never listened"
 out=$("$ex/zcnet-echo" client --port "$port" --connections 16 --size 512 --depth 4 --seconds 1)
-kill "$server"; wait "$server" 2>/dev/null || true
+kill -TERM "$server"
+rc=0; wait "$server" || rc=$?
 echo "echo: $out"
+[ "$rc" = 0 ] || { cat "$server_log"; fail "echo server exited $rc on SIGTERM"; }
+grep -q 'Terminated: stopping' "$server_log" || { cat "$server_log"; fail "echo server did not report the stop"; }
+rm -f "$server_log"
 grep -q 'errors 0' <<<"$out" || fail "echo client saw errors"
 
 # Sink: SendZc to itself, every byte verified.
 out=$("$ex/zcnet-sink" --self 64M --verify)
 echo "$out"
-grep -q 'every byte matched' <<<"$out" || fail "sink did not verify"
+grep -q 'every byte matched (67108864 of 67108864 bytes)' <<<"$out" || fail "sink did not verify"
 
 # Proxy: uringx-stream -> zcnet-proxy -> uringx-stream, verified at the end.
 recv_log=$(mktemp)
 trap 'rm -f "$recv_log"' EXIT
 "$ex/uringx-stream" --listen "127.0.0.1:$((port + 1))" --bytes 32M --verify >"$recv_log" 2>&1 &
 receiver=$!
-sleep 0.3
+wait_listening $((port + 1)) || fail "receiver never listened"
 "$ex/zcnet-proxy" --listen "127.0.0.1:$((port + 2))" --upstream "127.0.0.1:$((port + 1))" \
 	--connections 1 >/dev/null &
 proxy=$!
-sleep 0.3
+wait_listening $((port + 2)) || fail "proxy never listened"
 "$ex/uringx-stream" --connect "127.0.0.1:$((port + 2))" --bytes 32M >/dev/null || fail "proxy sender"
 wait "$receiver" || { cat "$recv_log"; fail "receiver behind the proxy"; }
 wait "$proxy" || fail "proxy exit status"

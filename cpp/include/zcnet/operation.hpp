@@ -40,11 +40,13 @@ struct OpOptions {
   bool stop_possible() const { return stop && stop->stop_possible(); }
 };
 
-class Operation {
+class Operation : public detail::Suspension {
  public:
   using CompleteFn = void (*)(Operation* op, const io_uring_cqe* cqe);
 
-  Operation(Ring& ring, CompleteFn complete) : ring_(&ring), complete_(complete) {}
+  Operation(Ring& ring, CompleteFn complete) : ring_(&ring), complete_(complete) {
+    abandon = &Operation::AbandonByCancel;
+  }
   Operation(const Operation&) = delete;
   Operation& operator=(const Operation&) = delete;
 
@@ -62,13 +64,19 @@ class Operation {
   template <typename Promise>
   void SetWaiter(std::coroutine_handle<Promise> h) {
     waiter_ = h;
-    waiter_promise_ = &h.promise();
-    waiter_promise_->pending_op = this;
+    waiter_promise_ = detail::SuspendOn(h, this);
   }
-  // Resumes the waiter, or destroys its frame if its Task was abandoned.
+  // Resumes the waiter; for an abandoned one, counts the completion instead.
   void ResumeWaiter();
-  // True if the waiter's Task was destroyed (the frame waits for our last CQE).
-  bool WaiterAbandoned() const { return waiter_promise_ && waiter_promise_->abandoned; }
+  bool HasWaiter() const { return static_cast<bool>(waiter_); }
+  // Forgets the waiter without resuming it.
+  void DropWaiter() {
+    waiter_ = nullptr;
+    waiter_promise_ = nullptr;
+  }
+  // Abandoning a frame waiting on a request the kernel may write into the
+  // frame: cancel it; its CQE completes the abandonment.
+  static size_t AbandonByCancel(detail::Suspension* s, detail::PromiseBase* root);
 
   Ring* ring_;
   CompleteFn complete_;
@@ -109,6 +117,13 @@ class Wakeup : public Operation {
 
 namespace detail {
 
+// @d as an io_uring timespec; negative durations are zero.
+inline __kernel_timespec ToTimespec(absl::Duration d) {
+  if (d < absl::ZeroDuration()) d = absl::ZeroDuration();
+  int64_t sec = absl::ToInt64Seconds(d);
+  return __kernel_timespec{sec, absl::ToInt64Nanoseconds(d - absl::Seconds(sec))};
+}
+
 // Cancels an operation when a stop is requested.
 struct CancelOnStop {
   Operation* op;
@@ -130,6 +145,7 @@ class [[nodiscard]] IoAwaitable : public Operation {
 
   bool await_ready() const noexcept { return false; }
 
+  // Submits the request; on a closing Ring completes at once with -ECANCELED.
   template <typename Promise>
   bool await_suspend(std::coroutine_handle<Promise> h);
 

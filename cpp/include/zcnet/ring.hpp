@@ -18,12 +18,19 @@
 //
 // Threading: one thread drives a Ring (it is single-issuer). Stop requests
 // for operations on it must come from that thread.
+//
+// Re-entrancy: RunOnce() copies every ready CQE out of the completion queue
+// and advances the queue before it dispatches the first one, so a handler
+// (a resumed coroutine) may destroy anything, throw, or even drive the ring
+// itself: no CQE is handled twice, none is lost, and CQEs are dispatched in
+// the order the kernel posted them.
 #pragma once
 
 #include <liburing.h>
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include <absl/status/statusor.h>
 
@@ -53,7 +60,10 @@ class Ring {
   // Borrow attaches to @ring, which the caller keeps owning and driving.
   static std::unique_ptr<Ring> Borrow(io_uring* ring);
 
-  // Owning rings cancel whatever is still in flight and wait for it first.
+  // An owning Ring cancels every request still in flight, waits for their
+  // final CQEs (operations awaited then complete with Cancelled, and new ones
+  // complete with Cancelled at once), then closes the ring. Pools and
+  // buffers must be gone by then: one still alive aborts with a message.
   ~Ring();
   Ring(const Ring&) = delete;
   Ring& operator=(const Ring&) = delete;
@@ -65,7 +75,7 @@ class Ring {
   // Drives the ring until no zcnet request is in flight (owning mode).
   void Drain();
   // One pass of the loop: submit, wait for a CQE, handle every ready CQE
-  // (owning mode). Pools use it to wait for their own requests only.
+  // (owning mode).
   void RunOnce();
 
   // Handle processes one CQE: false if it is not zcnet's (left to the caller).
@@ -86,21 +96,54 @@ class Ring {
   }
   // Counts a request whose final CQE will come (multishot: one for all).
   void AddInFlight() { in_flight_++; }
+  // Turns the not yet submitted SQEs of @user_data into NOPs completing with
+  // -ECANCELED; false if none was still in the SQ (Operation::Cancel).
+  bool CancelUnsubmitted(uint64_t user_data);
 
   io_uring* raw() { return ring_; }
   bool owning() const { return owning_; }
   size_t in_flight() const { return in_flight_; }
+  // True while ~Ring cancels: new requests complete with -ECANCELED at once.
+  bool closing() const { return closing_; }
+  // Pools (and their buffers) count themselves here; ~Ring checks it is 0.
+  void AttachResource() { resources_++; }
+  void DetachResource() { resources_--; }
+  // Fixed-buffer slots held by zcnet's pools (a destroyed TxPool holds its
+  // slot until its last send's notification). ClaimFreeBufferSlot registers
+  // a sparse table of kBufferSlots on first use and returns a free slot, or
+  // -1 when the ring has a table of the application's (then pools name
+  // their slot) or every slot is held.
+  static constexpr unsigned kBufferSlots = 64;
+  int ClaimFreeBufferSlot();
+  bool ClaimBufferSlot(uint16_t index);
+  void ReleaseBufferSlot(uint16_t index);
   // io_uring_enter calls made by Run/Drain (for benchmarks).
   uint64_t enter_calls() const { return enter_calls_; }
 
  private:
   Ring(io_uring* ring, bool owning) : ring_(ring), owning_(owning) {}
+  // Copies the ready CQEs into reaped_ and advances the completion queue.
+  void Reap();
+  // Handles reaped CQEs in order until none is left (nested calls share them).
+  void DispatchReaped();
+
+  // One CQE, copied out of the ring (32 bytes: big enough for CQE32).
+  struct ReapedCqe {
+    alignas(io_uring_cqe) unsigned char bytes[2 * sizeof(io_uring_cqe)];
+  };
 
   io_uring* ring_;
   std::unique_ptr<io_uring> own_;
   bool owning_;
+  bool closing_ = false;
+  size_t cqe_bytes_ = sizeof(io_uring_cqe);
   size_t in_flight_ = 0;
+  size_t resources_ = 0;
   uint64_t enter_calls_ = 0;
+  std::vector<uint16_t> buffer_slots_;
+  int sparse_table_ = 0;  // 1: zcnet registered a sparse table; -1: could not
+  std::vector<ReapedCqe> reaped_;
+  size_t reaped_head_ = 0;
 };
 
 template <typename T>
@@ -114,7 +157,7 @@ T Ring::Run(Task<T> task) {
 template <typename Prep, typename Result>
 template <typename Promise>
 bool IoAwaitable<Prep, Result>::await_suspend(std::coroutine_handle<Promise> h) {
-  if (options_.stop_requested()) {
+  if (options_.stop_requested() || ring_->closing()) {
     res_ = -ECANCELED;
     return false;
   }
@@ -125,10 +168,7 @@ bool IoAwaitable<Prep, Result>::await_suspend(std::coroutine_handle<Promise> h) 
   ring_->AddInFlight();
   if (options_.timeout) {
     sqe->flags |= IOSQE_IO_LINK;
-    absl::Duration d = *options_.timeout;
-    if (d < absl::ZeroDuration()) d = absl::ZeroDuration();
-    deadline_.tv_sec = absl::ToInt64Seconds(d);
-    deadline_.tv_nsec = absl::ToInt64Nanoseconds(d - absl::Seconds(deadline_.tv_sec));
+    deadline_ = detail::ToTimespec(*options_.timeout);
     io_uring_sqe* t = ring_->GetSqe();
     io_uring_prep_link_timeout(t, &deadline_, 0);
     Ring::SetOp(t, nullptr);

@@ -8,7 +8,15 @@
 // each co_await Next() yields an RxBuffer: a move-only view of received bytes
 // that returns its memory to the pool when destroyed, and may be held across
 // any number of co_awaits. When the pool runs out the receive pauses and
-// re-arms as buffers come back: backpressure, never loss.
+// re-arms as buffers come back: backpressure, never loss. Streams that ran
+// dry are re-armed first-paused first, never more of them per pass than
+// there are buffers to fill.
+//
+// Lifetime: the RxPool object is a handle. The pool's memory and buffer ring
+// live on after it is destroyed until its last RecvStream and RxBuffer are
+// gone (and the kernel's last CQE for them is in), so pools, streams,
+// buffers and sockets may be destroyed in any order; only the Ring must
+// outlive them all.
 #pragma once
 
 #include <cstddef>
@@ -24,6 +32,7 @@
 #include <absl/types/span.h>
 #include <uringx/rxsrc.h>
 
+#include "zcnet/detail/multishot_stream.hpp"
 #include "zcnet/ring.hpp"
 
 namespace zcnet {
@@ -31,7 +40,8 @@ namespace zcnet {
 class RxPool;
 class RecvStream;
 namespace detail {
-class NextAwaiter;
+struct RxPoolCore;
+struct RxStreamState;
 }
 
 // A view of received bytes in registered memory; gives the memory back when
@@ -63,11 +73,11 @@ class RxBuffer {
   void Reset();
 
  private:
-  friend class detail::NextAwaiter;
-  RxBuffer(RxPool* pool, const uringx_rx_view& v)
+  friend struct detail::RxStreamState;
+  RxBuffer(detail::RxPoolCore* pool, const uringx_rx_view& v)
       : pool_(pool), data_(static_cast<const std::byte*>(v.data)), size_(v.len), token_(v.token) {}
 
-  RxPool* pool_ = nullptr;
+  detail::RxPoolCore* pool_ = nullptr;
   const std::byte* data_ = nullptr;
   size_t size_ = 0;
   uint64_t token_ = 0;
@@ -86,60 +96,51 @@ class RxPool {
     uint32_t buffers = 256;
     uint32_t buffer_size = 64 << 10;
     uint16_t buffer_group = 0;
-    bool incremental = true;  // one RecvStream at a time when incremental
+    // Incremental consumption packs small receives into one buffer, but an
+    // incremental ring feeds one stream at a time: off by default so that a
+    // pool serves any number of connections.
+    bool incremental = false;
     bool bundles = true;
   };
 
   // Create chooses the mechanism; a zcrx failure in AUTO mode is not an error.
   static absl::StatusOr<std::unique_ptr<RxPool>> Create(Ring& ring, const Options& options);
-  // Waits (owning ring) for the final CQEs of streams destroyed while armed,
-  // then frees the buffers. On a borrowed ring the application must have
-  // handed those CQEs over first: destroying the pool earlier aborts with a
-  // message rather than free memory the kernel may write. Destroying it
-  // while one of its RecvStreams is alive aborts with a message too.
+  // Gives up the handle; see the lifetime rule above.
   ~RxPool();
   RxPool(const RxPool&) = delete;
   RxPool& operator=(const RxPool&) = delete;
 
   // "zcrx", "zcrx-nodev" or "pbuf-ring".
-  const char* mechanism() const { return uringx_rxsrc_kind_name(src_); }
+  const char* mechanism() const;
   // Why zcrx is not the mechanism (URINGX_REASON_NONE when it is).
-  uringx_reason reason() const { return uringx_rxsrc_reason(src_); }
+  uringx_reason reason() const;
   // mechanism() plus the reason, for logs.
   std::string Describe() const;
-  // Buffers handed out and not yet released.
-  uint32_t outstanding() const { return uringx_rxsrc_outstanding(src_); }
+  // Buffers handed out (or queued in a stream) and not yet released.
+  uint32_t outstanding() const;
   // zcrx copy-fallback counters (zero for buffer rings).
   uringx_zcrx_stats zcrx_stats() const;
   // Times a stream's receive ended because the pool had no free buffer
   // (ENOBUFS; the data waits in the socket). It re-arms as soon as a buffer
   // is free, at once if one came back meanwhile. Often non-zero means the
   // pool is too small for the data in flight.
-  uint64_t out_of_buffers() const { return out_of_buffers_; }
+  uint64_t out_of_buffers() const;
+  // True when the buffer ring really runs incremental / bundled receives
+  // (the kernel may refuse what Options asked for; Describe() says so).
+  bool incremental() const;
+  bool bundles() const;
 
   // Stream starts a multishot receive on @fd from this pool (armed at the
-  // first Next()). An incremental buffer ring feeds one stream at a time.
+  // first Next()). The stream keeps its own duplicate of @fd. Errors:
+  // InvalidArgument for a descriptor that is not open, FailedPrecondition
+  // for a second live stream on an incremental ring.
   absl::StatusOr<RecvStream> Stream(int fd);
 
-  Ring& ring() const { return *ring_; }
-
-  // Implementation detail of RecvStream (detail/recv_stream_impl.hpp).
-  struct StreamState;
+  Ring& ring() const;
 
  private:
-  friend class RxBuffer;
-  friend class RecvStream;
-  RxPool(Ring& ring, uringx_rxsrc* src) : ring_(&ring), src_(src) {}
-  void Release(uint64_t token);
-  void Rearm();
-
-  Ring* ring_;
-  uringx_rxsrc* src_;
-  std::vector<uringx_rx_view> scratch_;
-  StreamState* starved_ = nullptr;  // streams waiting for buffers
-  size_t streams_ = 0;              // live RecvStreams
-  size_t states_ = 0;               // stream states, orphaned ones included
-  uint64_t out_of_buffers_ = 0;
+  explicit RxPool(detail::RxPoolCore* core) : core_(core) {}
+  detail::RxPoolCore* core_;
 };
 
 // One multishot receive. Destroying it while armed cancels the receive; its
@@ -153,8 +154,9 @@ class RecvStream {
 
   // Next yields the next RxBuffer; empty at end of stream. Errors: the
   // socket's (ECONNRESET -> Unavailable, ...), Cancelled on stop,
-  // DeadlineExceeded when @options.timeout passes first.
-  auto Next(OpOptions options = {});
+  // DeadlineExceeded when @options.timeout passes first, DataLoss when a
+  // completion cannot be decoded (the receive is then cancelled).
+  detail::StreamNextAwaiter<detail::RxStreamState> Next(OpOptions options = {});
 
   // Receive CQEs and io_uring re-arms so far (for benchmarks).
   uint64_t cqes() const;
@@ -162,10 +164,10 @@ class RecvStream {
 
  private:
   friend class RxPool;
-  explicit RecvStream(RxPool::StreamState* s) : state_(s) {}
-  RxPool::StreamState* state_;
+  explicit RecvStream(detail::RxStreamState* s) : state_(s) {}
+  detail::RxStreamState* state_;
 };
 
 }  // namespace zcnet
 
-#include "zcnet/detail/recv_stream_impl.hpp"
+#include "zcnet/detail/rx_pool_core.hpp"

@@ -3,10 +3,12 @@
 //
 // Spawn() starts a Task<void> at once (it runs until its first suspension).
 // co_await scope.Join() resumes when every child has finished. Destroying a
-// Scope with children still running abandons them: each child's pending
-// io_uring request is cancelled and its frame freed at the request's final
-// CQE, so no memory the kernel may write is released early. Buffers a child
-// passed to the kernel must outlive it: Join() before destroying them.
+// Scope with children still running abandons them (see task.hpp): each
+// child's chain of frames is kept until the requests beneath it are
+// cancelled and complete, so memory inside a child is never released under
+// the kernel. Memory a child borrows from outside itself (a buffer of the
+// Scope's owner) must outlive it: co_await Join() before freeing that, or
+// give each child what it uses (by value).
 #pragma once
 
 #include <coroutine>
@@ -25,13 +27,15 @@ namespace detail {
 // The wrapper coroutine of one spawned child: linked into its scope while it
 // runs, unlinks and destroys itself when done.
 struct ScopeChild {
-  struct promise_type {
+  struct promise_type : PromiseBase {
     Scope* scope = nullptr;
     promise_type* prev = nullptr;
     promise_type* next = nullptr;
 
     ScopeChild get_return_object() noexcept {
-      return {std::coroutine_handle<promise_type>::from_promise(*this)};
+      auto h = std::coroutine_handle<promise_type>::from_promise(*this);
+      self = h;
+      return {h};
     }
     std::suspend_always initial_suspend() noexcept { return {}; }
     struct FinalAwaiter {
@@ -60,17 +64,10 @@ class Scope {
 
   // Join completes when no child is running, and rethrows the first
   // exception a child let escape, if any.
-  auto Join() {
-    struct Awaiter {
-      Scope* scope;
-      bool await_ready() const noexcept { return scope->active_ == 0; }
-      void await_suspend(std::coroutine_handle<> h) noexcept { scope->joiner_ = h; }
-      void await_resume() const {
-        if (scope->error_) std::rethrow_exception(std::exchange(scope->error_, nullptr));
-      }
-    };
-    return Awaiter{this};
-  }
+  // Abandoning a frame waiting in Join() detaches it; the children go on
+  // until the Scope itself is destroyed.
+  class JoinAwaiter;
+  JoinAwaiter Join();
 
   size_t active() const { return active_; }
 
@@ -83,7 +80,33 @@ class Scope {
   ChildPromise* head_ = nullptr;
   size_t active_ = 0;
   std::coroutine_handle<> joiner_;
+  detail::PromiseBase* joiner_promise_ = nullptr;
   std::exception_ptr error_;
 };
+
+class Scope::JoinAwaiter : public detail::Suspension {
+ public:
+  explicit JoinAwaiter(Scope* s) : scope_(s) { abandon = &JoinAwaiter::Detach; }
+  bool await_ready() const noexcept { return scope_->active_ == 0; }
+  template <typename Promise>
+  void await_suspend(std::coroutine_handle<Promise> h) noexcept {
+    scope_->joiner_ = h;
+    scope_->joiner_promise_ = detail::SuspendOn(h, this);
+  }
+  void await_resume() const {
+    if (scope_->error_) std::rethrow_exception(std::exchange(scope_->error_, nullptr));
+  }
+
+ private:
+  static size_t Detach(detail::Suspension* self, detail::PromiseBase*) {
+    Scope* scope = static_cast<JoinAwaiter*>(self)->scope_;
+    scope->joiner_ = nullptr;
+    scope->joiner_promise_ = nullptr;
+    return 0;
+  }
+  Scope* scope_;
+};
+
+inline Scope::JoinAwaiter Scope::Join() { return JoinAwaiter(this); }
 
 }  // namespace zcnet

@@ -7,13 +7,19 @@
 // once the kernel has queued the data; the chunk goes back to the pool only
 // when the kernel's notification says the NIC is done with the pages.
 //
+// Lifetime: the TxPool object is a handle. The registered region lives on
+// after it is destroyed until the last TxBuffer is gone and the last send's
+// notification is in, so the pool, its buffers and sends in flight may be
+// destroyed in any order (the Ring must outlive all of them).
+//
 // Knobs: sends shorter than zc_min_bytes use a plain send from the same
 // registered chunk (zero-copy costs a notification and page pinning, not
-// worth it for small payloads; the kernel copies them from the chunk), and
-// with copy_fallback the pool switches to
-// plain sends once the kernel's reports (IORING_SEND_ZC_REPORT_USAGE) show it
-// copies most of the bytes anyway, as on loopback (judged after a few
-// notifications, so an occasional copy on a NIC path does not count).
+// worth it for small payloads; the kernel copies them from the chunk). With
+// copy_fallback a socket switches to plain sends once the kernel's reports
+// (IORING_SEND_ZC_REPORT_USAGE) show it copies most of that socket's bytes
+// anyway, as on loopback; the verdict is per socket and is dropped again
+// every kCopyVerdictRetrySends plain sends, so a socket whose route changes
+// (or an fd number reused by another connection) is judged afresh.
 #pragma once
 
 #include <coroutine>
@@ -36,6 +42,11 @@
 namespace zcnet {
 
 class TxPool;
+class SendZcAwaiter;
+namespace detail {
+struct TxPoolCore;
+struct SendSlot;
+}
 
 // One registered chunk. Move-only; returns to its pool when destroyed.
 class TxBuffer {
@@ -66,13 +77,40 @@ class TxBuffer {
   void Reset();
 
  private:
-  friend class TxPool;
+  friend struct detail::TxPoolCore;
   friend class SendZcAwaiter;
-  TxBuffer(TxPool* pool, const uringx_chunk& c) : pool_(pool), chunk_(c) {}
+  TxBuffer(detail::TxPoolCore* pool, const uringx_chunk& c) : pool_(pool), chunk_(c) {}
 
-  TxPool* pool_ = nullptr;
+  detail::TxPoolCore* pool_ = nullptr;
   uringx_chunk chunk_{};
   size_t size_ = 0;
+};
+
+// Waits for a free chunk (TxPool::Acquire).
+class AcquireAwaiter : public detail::Suspension {
+ public:
+  explicit AcquireAwaiter(detail::TxPoolCore* pool) : pool_(pool) {
+    abandon = &AcquireAwaiter::Abandon;
+  }
+  bool await_ready() const noexcept;
+  template <typename Promise>
+  void await_suspend(std::coroutine_handle<Promise> h) {
+    waiter_ = h;
+    promise_ = detail::SuspendOn(h, this);
+    Enqueue();
+  }
+  absl::StatusOr<TxBuffer> await_resume();
+
+ private:
+  friend struct detail::TxPoolCore;
+  void Enqueue();
+  static size_t Abandon(detail::Suspension* s, detail::PromiseBase* root);
+
+  detail::TxPoolCore* pool_;
+  std::coroutine_handle<> waiter_;
+  detail::PromiseBase* promise_ = nullptr;
+  AcquireAwaiter* next_ = nullptr;  // the pool's FIFO of waiters
+  AcquireAwaiter** prev_link_ = nullptr;
 };
 
 class TxPool {
@@ -80,27 +118,28 @@ class TxPool {
   struct Options {
     uint32_t chunk_size = 64 << 10;
     uint32_t chunks = 64;
-    // Slot in the ring's fixed-buffer table. The first pool on a ring without
-    // a table registers its own; for several pools (or an application that
-    // registers buffers too) register a sparse table first and give each
-    // pool its own slot.
-    uint16_t buf_index = 0;
+    // Slot in the ring's fixed-buffer table. kAnyBufferSlot: zcnet registers
+    // a sparse table of Ring::kBufferSlots on the ring (once) and takes a
+    // free slot, so any number of pools coexist, including ones still
+    // draining after their handle is gone. On a ring whose table the
+    // application registered, name the slot this pool may replace.
+    static constexpr uint32_t kAnyBufferSlot = 0x10000;
+    uint32_t buf_index = kAnyBufferSlot;
     size_t zc_min_bytes = 4096;   // smaller sends are plain sends
-    bool copy_fallback = true;    // plain sends once the kernel copies most bytes
+    bool copy_fallback = true;    // plain sends on sockets the kernel copies for
   };
 
   static absl::StatusOr<std::unique_ptr<TxPool>> Create(Ring& ring, const Options& options);
-  // Waits (owning ring) for chunks still lent to the kernel, then
-  // unregisters; on a borrowed ring destroying it earlier aborts with a
-  // message rather than unmap pages the kernel may still read.
+  // Gives up the handle; the region stays registered until the last
+  // TxBuffer is destroyed and the last send's notification is in.
   ~TxPool();
   TxPool(const TxPool&) = delete;
   TxPool& operator=(const TxPool&) = delete;
 
   // Allocate takes a free chunk: ResourceExhausted when all are in use or lent.
   absl::StatusOr<TxBuffer> Allocate();
-  // Acquire waits until a chunk is free.
-  Task<absl::StatusOr<TxBuffer>> Acquire();
+  // co_await Acquire() waits until a chunk is free (FIFO among waiters).
+  AcquireAwaiter Acquire();
 
   struct Stats {
     uint64_t zc_sends = 0;
@@ -114,56 +153,23 @@ class TxPool {
     uint64_t bytes_copied = 0;
     uint64_t notifications = 0;
   };
-  const Stats& stats() const { return stats_; }
-  uint32_t free_chunks() const { return uringx_bufpool_nr_free(pool_); }
+  const Stats& stats() const;
+  uint32_t free_chunks() const;
   // Chunks whose send or notification is still pending.
-  uint32_t lent_chunks() const { return lent_; }
-  // True once the kernel's reports show it copies most bytes (at least
-  // kCopyVerdictNotifications notifications, copied > zero-copy bytes);
-  // with copy_fallback the pool sends plainly from then on.
-  bool copies_seen() const { return copies_seen_; }
+  uint32_t lent_chunks() const;
+  // True while the kernel's reports show it copies most of @fd's bytes (at
+  // least kCopyVerdictNotifications notifications on that socket, copied >
+  // zero-copy bytes); with copy_fallback @fd then gets plain sends.
+  bool copies_seen(int fd) const;
+  // True while some socket of this pool is judged to copy.
+  bool copies_seen() const;
   static constexpr uint64_t kCopyVerdictNotifications = 4;
-  Ring& ring() const { return *ring_; }
-
-  // Implementation detail: the per-chunk request a send uses; its address is
-  // the SQE's user_data for both the send CQE and the notification.
-  struct SendSlot : Operation {
-    SendSlot(Ring& ring, TxPool* p) : Operation(ring, &SendSlot::OnCqe), pool(p) {}
-    static void OnCqe(Operation* op, const io_uring_cqe* cqe);
-    template <typename Promise>
-    void Wait(std::coroutine_handle<Promise> h) { SetWaiter(h); }
-    TxPool* pool;
-    uint64_t token = 0;
-    uint32_t bytes = 0;
-    int res = 0;
-    bool zero_copy = false;
-    __kernel_timespec deadline{};
-    std::optional<std::stop_callback<detail::CancelOnStop>> on_stop;
-  };
+  static constexpr uint32_t kCopyVerdictRetrySends = 256;
+  Ring& ring() const;
 
  private:
-  friend class TxBuffer;
-  friend class SendZcAwaiter;
-  struct FreeWaiter;
-  TxPool(Ring& ring, uringx_bufpool* pool, const Options& options);
-  void Free(uint64_t token);
-  void ChunkReturned();
-  static void OnFreeWakeup(void* owner, int res);
-
-  Ring* ring_;
-  uringx_bufpool* pool_;
-  Options options_;
-  std::vector<std::unique_ptr<SendSlot>> slots_;
-  std::vector<std::coroutine_handle<>> free_waiters_;
-  // Acquire() waiters are resumed from their own CQE, never from inside
-  // another request's completion or a TxBuffer's destructor: a chunk that
-  // comes back with a send's CQE is that send's slot, and a waiter resumed
-  // there could take the chunk and reuse the slot before the send's own
-  // waiter has its result.
-  Wakeup free_wakeup_;
-  Stats stats_;
-  uint32_t lent_ = 0;
-  bool copies_seen_ = false;
+  explicit TxPool(detail::TxPoolCore* core) : core_(core) {}
+  detail::TxPoolCore* core_;
 };
 
 // co_await socket-fd send of a TxBuffer (see SendZc below).
@@ -171,30 +177,18 @@ class SendZcAwaiter {
  public:
   SendZcAwaiter(int fd, TxBuffer buf, OpOptions options)
       : fd_(fd), buf_(std::move(buf)), options_(options) {}
-  bool await_ready() const noexcept { return !buf_ || options_.stop_requested(); }
+  bool await_ready() const noexcept;
   template <typename Promise>
-  bool await_suspend(std::coroutine_handle<Promise> h) {
-    slot_ = Submit();
-    slot_->Wait(h);
-    return true;
-  }
-  absl::StatusOr<size_t> await_resume() {
-    if (!slot_) {
-      return buf_ ? ErrnoStatus("send_zc", ECANCELED)
-                  : absl::InvalidArgumentError("send_zc: empty TxBuffer");
-    }
-    slot_->on_stop.reset();
-    if (slot_->res < 0) return ErrnoStatus(slot_->zero_copy ? "send_zc" : "send", slot_->res);
-    return static_cast<size_t>(slot_->res);
-  }
+  bool await_suspend(std::coroutine_handle<Promise> h);
+  absl::StatusOr<size_t> await_resume();
 
  private:
-  TxPool::SendSlot* Submit();
+  detail::SendSlot* Submit();
 
   int fd_;
   TxBuffer buf_;
   OpOptions options_;
-  TxPool::SendSlot* slot_ = nullptr;
+  detail::SendSlot* slot_ = nullptr;
 };
 
 // SendZc sends @buf.size() bytes of @buf on @fd; resumes when the kernel has
@@ -205,3 +199,5 @@ inline SendZcAwaiter SendZc(int fd, TxBuffer buf, OpOptions options = {}) {
 }
 
 }  // namespace zcnet
+
+#include "zcnet/detail/tx_pool_core.hpp"

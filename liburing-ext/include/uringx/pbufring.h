@@ -49,6 +49,8 @@ struct uringx_pbufring_params {
  * @ring and publish every buffer. *@out owns both; destroy before the ring.
  * Errors: -EINVAL (bad params), -EEXIST (bgid in use), -ENOMEM,
  * -EOPNOTSUPP (URINGX_PBUF_REQUIRE_INC on a kernel without it; @reason says).
+ * On success @reason (if non-NULL) is uringx_pbufring_downgrade(): NONE, or
+ * why a mode asked for with URINGX_PBUF_INC / URINGX_PBUF_BUNDLE is not in use.
  */
 int uringx_pbufring_create(struct io_uring *ring,
 			   const struct uringx_pbufring_params *params,
@@ -89,6 +91,13 @@ int uringx_pbufring_decode(struct uringx_pbufring *pbr,
  */
 int uringx_pbufring_release(struct uringx_pbufring *pbr, uint64_t token);
 
+/*
+ * uringx_pbufring_downgrade - why a requested mode is off: the kernel lacks
+ * incremental rings (URINGX_REASON_KERNEL_NO_PBUF_INC) or bundles
+ * (URINGX_REASON_KERNEL_NO_BUNDLE); URINGX_REASON_NONE when all run.
+ */
+enum uringx_reason uringx_pbufring_downgrade(const struct uringx_pbufring *pbr);
+/* The modes really in use. */
 bool uringx_pbufring_incremental(const struct uringx_pbufring *pbr);
 bool uringx_pbufring_bundles(const struct uringx_pbufring *pbr);
 uint16_t uringx_pbufring_bgid(const struct uringx_pbufring *pbr);

@@ -15,10 +15,12 @@
 
 #include <cstddef>
 #include <utility>
+#include <vector>
 
 #include <absl/status/statusor.h>
 #include <absl/types/span.h>
 
+#include "zcnet/detail/multishot_stream.hpp"
 #include "zcnet/ring.hpp"
 #include "zcnet/status.hpp"
 #include "zcnet/task.hpp"
@@ -141,10 +143,14 @@ class Socket {
 };
 
 class Listener;
+namespace detail {
+struct AcceptState;
+}
 
 // A multishot accept: every co_await Next() yields the next connection from
-// one armed IORING_OP_ACCEPT (IORING_ACCEPT_MULTISHOT). Destroying the stream
-// cancels it; connections accepted but not taken are closed.
+// one armed IORING_OP_ACCEPT (IORING_ACCEPT_MULTISHOT) on the stream's own
+// duplicate of the listening descriptor. Destroying the stream cancels it;
+// connections accepted but not taken are closed.
 class AcceptStream {
  public:
   AcceptStream(AcceptStream&& o) noexcept : state_(std::exchange(o.state_, nullptr)) {}
@@ -152,15 +158,14 @@ class AcceptStream {
   AcceptStream& operator=(const AcceptStream&) = delete;
   ~AcceptStream();
 
-  // Next yields an accepted Socket, or the accept error (Cancelled on stop).
-  Task<absl::StatusOr<Socket>> Next(OpOptions options = {});
-
-  struct State;
+  // Next yields an accepted Socket, or the accept error (Cancelled on stop,
+  // DeadlineExceeded when @options.timeout passes first).
+  detail::StreamNextAwaiter<detail::AcceptState> Next(OpOptions options = {});
 
  private:
   friend class Listener;
-  explicit AcceptStream(State* s) : state_(s) {}
-  State* state_;
+  explicit AcceptStream(detail::AcceptState* s) : state_(s) {}
+  detail::AcceptState* state_;
 };
 
 // A listening TCP socket.
@@ -214,9 +219,32 @@ inline auto Sleep(Ring& ring, absl::Duration d, OpOptions options = {}) {
       return res == -ETIME || res == 0 ? absl::OkStatus() : ErrnoStatus("sleep", res);
     }
   };
-  __kernel_timespec ts{absl::ToInt64Seconds(d),
-                       absl::ToInt64Nanoseconds(d - absl::Seconds(absl::ToInt64Seconds(d)))};
-  return MakeIo(ring, std::move(options), Prep{ts}, Result{});
+  return MakeIo(ring, std::move(options), Prep{detail::ToTimespec(d)}, Result{});
+}
+
+namespace detail {
+
+// The multishot accept behind an AcceptStream.
+struct AcceptState : MultishotStream<AcceptState> {
+  AcceptState(Ring& ring, int dup_fd_or_error);
+  ~AcceptState() { DropQueued(); }
+
+  static void OnCqe(Operation* op, const io_uring_cqe* cqe);
+  void Arm();
+  bool CanArm() const { return !error; }
+  void DropQueued();
+  bool Ready() const { return head < ready.size() || error; }
+  absl::StatusOr<Socket> Take(WaitEnd end);
+
+  std::vector<int> ready;  // accepted, not yet taken
+  size_t head = 0;
+  int error = 0;
+};
+
+}  // namespace detail
+
+inline detail::StreamNextAwaiter<detail::AcceptState> AcceptStream::Next(OpOptions options) {
+  return detail::StreamNextAwaiter<detail::AcceptState>(state_, options);
 }
 
 }  // namespace zcnet

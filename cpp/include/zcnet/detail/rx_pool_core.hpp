@@ -1,0 +1,74 @@
+// zcnet/detail/rx_pool_core.hpp - what an RxPool handle points at, and the
+// state of one RecvStream. Included by rx_buffer.hpp; not a public header on
+// its own.
+#pragma once
+
+#include <vector>
+
+#include "zcnet/status.hpp"
+
+namespace zcnet {
+namespace detail {
+
+// Freed once the handle is gone, no stream state is left, every view is
+// released and no wake-up is armed (MaybeFree).
+struct RxPoolCore {
+  RxPoolCore(Ring& ring, uringx_rxsrc* src);
+  ~RxPoolCore();
+
+  void Release(uint64_t token);
+  // Queues a stream that ran dry; RearmStarved() re-arms it.
+  void AddStarved(RxStreamState* s);
+  void RemoveStarved(RxStreamState* s);
+  static void RearmStarved(void* owner, int res);
+  void MaybeFree();
+  bool incremental_ring() const;
+
+  Ring* ring;
+  uringx_rxsrc* src;
+  std::vector<uringx_rx_view> scratch;
+  RxStreamState* starved_head = nullptr;  // FIFO of streams waiting for buffers
+  RxStreamState** starved_tail = &starved_head;
+  // Re-arms starved streams from its own CQE once buffers come back: once
+  // per pass, however many single releases there were.
+  Wakeup rearm;
+  // Incremental ring: the one stream whose receive is armed, and a stream
+  // made after it that waits for that receive's final CQE.
+  RxStreamState* inc_armed = nullptr;
+  RxStreamState* inc_waiting = nullptr;
+  size_t streams = 0;  // live RecvStreams
+  size_t states = 0;   // stream states, orphaned ones included
+  uint64_t out_of_buffers = 0;
+  uint32_t dispatching = 0;
+  bool handle_alive = true;
+};
+
+struct RxStreamState : MultishotStream<RxStreamState> {
+  RxStreamState(RxPoolCore& p, int dup_fd);
+  ~RxStreamState();
+
+  static void OnCqe(Operation* op, const io_uring_cqe* cqe);
+  void Arm();
+  bool CanArm() const { return !starved; }
+  void DropQueued();
+  bool Ready() const { return head < queue.size() || eof || error; }
+  absl::StatusOr<RxBuffer> Take(WaitEnd end);
+
+  RxPoolCore* pool;
+  std::vector<uringx_rx_view> queue;  // received, not yet handed out
+  size_t head = 0;
+  bool starved = false;  // ended on ENOBUFS, waiting for buffers
+  bool eof = false;
+  int error = 0;
+  RxStreamState* next_starved = nullptr;
+  uint64_t cqes = 0;
+  uint64_t arms = 0;
+};
+
+}  // namespace detail
+
+inline detail::StreamNextAwaiter<detail::RxStreamState> RecvStream::Next(OpOptions options) {
+  return detail::StreamNextAwaiter<detail::RxStreamState>(state_, options);
+}
+
+}  // namespace zcnet

@@ -1,0 +1,65 @@
+// The README's C++ examples, compiled from the README itself and run with
+// default options: a reader who copies them gets code that works.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <zcnet/net/socket.hpp>
+#include <zcnet/ring.hpp>
+#include <zcnet/rx_buffer.hpp>
+#include <zcnet/scope.hpp>
+#include <zcnet/tx_buffer.hpp>
+
+#include <cstring>
+#include <string>
+
+#include "support/loopback.hpp"
+
+namespace readme {
+#include "readme_examples.inc"
+}  // namespace readme
+
+namespace {
+
+using zcnet::Task;
+
+// README "Echo": one pool shared by several connections, default options.
+TEST(Readme, EchoServesSeveralConnectionsFromOneDefaultPool) {
+  auto ring = zcnet::Ring::Create();
+  ASSERT_TRUE(ring.ok()) << ring.status();
+  auto pool = zcnet::RxPool::Create(**ring, zcnet::RxPool::Options{});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  auto listener = zcnet::Listener::Bind(**ring, zcnet::LoopbackAddress(0));
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  constexpr int kConnections = 4;
+  int echoed = 0;
+  (*ring)->Run([](zcnet::Ring& ring, zcnet::RxPool& pool, zcnet::Listener& l,
+                  int& echoed) -> Task<void> {
+    zcnet::Scope servers;
+    zcnet::Scope clients;
+    for (int c = 0; c < kConnections; c++) {
+      clients.Spawn([](zcnet::Ring& ring, uint16_t port, int c, int& echoed) -> Task<void> {
+        auto s = zcnet::Socket::OpenTcp(ring);
+        if (!s.ok()) co_return;
+        sockaddr_in a = zcnet::LoopbackAddress(port);
+        if (!(co_await s->Connect(reinterpret_cast<sockaddr*>(&a), sizeof(a))).ok()) co_return;
+        std::string msg = "connection " + std::to_string(c);
+        if (!(co_await s->SendAll(absl::MakeConstSpan(
+                   reinterpret_cast<const std::byte*>(msg.data()), msg.size()))).ok())
+          co_return;
+        std::string back(msg.size(), '\0');
+        if (!(co_await s->RecvExactly(absl::MakeSpan(reinterpret_cast<std::byte*>(back.data()),
+                                                     back.size()))).ok())
+          co_return;
+        if (back == msg) echoed++;
+        (void)co_await s->Shutdown();
+      }(ring, l.port(), c, echoed));
+      auto s = co_await l.Accept(zcnet::OpOptions{nullptr, absl::Seconds(10)});
+      if (!s.ok()) co_return;
+      servers.Spawn(readme::Echo(pool, std::move(*s)));
+    }
+    co_await clients.Join();
+    co_await servers.Join();
+  }(**ring, **pool, *listener, echoed));
+  EXPECT_EQ(echoed, kConnections) << "the README's Echo failed on a shared default pool";
+}
+
+}  // namespace
