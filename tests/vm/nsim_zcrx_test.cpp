@@ -124,14 +124,15 @@ Accepted CrossNamespacePair(int rcvbuf = 0) {
 // Registers zcrx on queue 0 of the receiving port. The previous ifq of the
 // same queue is released asynchronously when its ring closes, so EEXIST and
 // EBUSY are retried for a while.
-uringx_rxsrc* MakeSource(io_uring* ring, uint64_t area, uint32_t rq_entries, int* retries) {
+uringx_rxsrc* MakeSource(io_uring* ring, uint64_t area, uint32_t rq_entries, int* retries,
+                         uringx_zcrx_mem mem = URINGX_ZCRX_MEM_PAGES) {
   uringx_rxsrc_params params{};
   params.mode = URINGX_RXSRC_ZCRX;
   params.zcrx.ifname = Env()->ifname.c_str();
   params.zcrx.queue = 0;
   params.zcrx.area_size = area;
   params.zcrx.rq_entries = rq_entries;
-  params.zcrx.mem = URINGX_ZCRX_MEM_PAGES;
+  params.zcrx.mem = mem;
   params.zcrx.event_user_data = kEventTag;
   for (int attempt = 0; attempt < 100; attempt++) {
     uringx_rxsrc* src = nullptr;
@@ -237,6 +238,19 @@ TEST(NsimZcrx, SeededStreamArrivesZeroCopyInTheArea) {
   std::printf("netdevsim zcrx: %llu bytes in %llu CQEs, copy_count %llu, copy_bytes %llu\n",
               (unsigned long long)s.rx.bytes, (unsigned long long)s.rx.data_cqes,
               (unsigned long long)s.stats.copy_count, (unsigned long long)s.stats.copy_bytes);
+  uringx_rxsrc_destroy(src);
+}
+
+// The area as a dmabuf (udmabuf over a memfd) instead of pinned user pages:
+// the NIC queue fills it, the application reads it through its mapping.
+TEST(NsimZcrx, UdmabufAreaCarriesAZeroCopyStream) {
+  REQUIRE_NSIM();
+  Ring ring(256, kZcrxRingFlags);
+  uringx_rxsrc* src = MakeSource(ring.get(), 8u << 20, 2048, nullptr, URINGX_ZCRX_MEM_UDMABUF);
+  ASSERT_NE(src, nullptr);
+  const uint64_t total = 16u << 20;
+  StreamResult s = RunStream(ring.get(), src, 5151, total);
+  ExpectZeroCopyStream(s, total);
   uringx_rxsrc_destroy(src);
 }
 
