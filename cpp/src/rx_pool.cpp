@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <algorithm>
+
 #include <absl/strings/str_cat.h>
 #include <uringx/pbufring.h>
 
@@ -12,10 +14,18 @@ namespace zcnet {
 
 namespace detail {
 
-RxPoolCore::RxPoolCore(Ring& r, uringx_rxsrc* s)
+RxPoolCore::RxPoolCore(Ring& r, uringx_rxsrc* s, uint32_t stream_quota)
     : ring(&r), src(s), rearm(r, this, &RxPoolCore::RearmStarved) {
   scratch.resize(uringx_rxsrc_max_views(s));
   ring->AttachResource();
+  if (stream_quota == RxPool::Options::kDefaultQuota)
+    stream_quota = std::max<uint32_t>(1, uringx_rxsrc_nr_bufs(s) / 2);
+  // An incremental ring feeds one stream: nobody to share it with.
+  if (stream_quota != RxPool::Options::kNoQuota && !incremental_ring()) {
+    quota = stream_quota;
+    resume_at = stream_quota / 2;
+    if (uringx_pbufring* pbr = uringx_rxsrc_pbufring(s)) quota_buf_bytes = uringx_pbufring_buf_size(pbr);
+  }
 }
 
 RxPoolCore::~RxPoolCore() {
@@ -62,10 +72,15 @@ void RxPoolCore::RearmStarved(void* owner, int) {
   uringx_rxsrc_flush(core->src);
   // No more re-arms than buffers to fill: the rest wait for later returns.
   uint32_t free_bufs = uringx_rxsrc_available(core->src);
-  while (core->starved_head && free_bufs) {
-    RxStreamState* s = core->starved_head;
-    core->starved_head = s->next_starved;
-    if (!core->starved_head) core->starved_tail = &core->starved_head;
+  RxStreamState** link = &core->starved_head;
+  while (*link && free_bufs) {
+    RxStreamState* s = *link;
+    if (s->StillPaused()) {  // over its quota: stays queued, in its place
+      link = &s->next_starved;
+      continue;
+    }
+    *link = s->next_starved;
+    if (core->starved_tail == &s->next_starved) core->starved_tail = link;
     s->next_starved = nullptr;
     s->starved = false;
     s->Arm();
@@ -88,6 +103,7 @@ RxStreamState::~RxStreamState() {
 }
 
 void RxStreamState::Arm() {
+  paused = false;
   if (ring_->closing()) {
     error = -ECANCELED;
     return;
@@ -103,6 +119,12 @@ void RxStreamState::Arm() {
   }
   io_uring_sqe* sqe = ring_->GetSqe();
   uringx_rxsrc_prep_recv(pool->src, sqe, fd_);
+  // The kernel ends the receive once it has taken what the quota leaves
+  // (filled buffers; small receives are bounded by the cancel at the
+  // quota instead). Kernels before the limit ignore it.
+  if (pool->quota_buf_bytes && held < pool->quota)
+    sqe->optlen = static_cast<uint32_t>(std::min<uint64_t>(
+        uint64_t{pool->quota - held} * pool->quota_buf_bytes, UINT32_MAX));
   Ring::SetOp(sqe, this);
   ring_->AddInFlight();
   armed_ = true;
@@ -128,8 +150,26 @@ void RxStreamState::OnCqe(Operation* op, const io_uring_cqe* cqe) {
   // After a decode error the stream has a hole: what comes later is
   // returned, never delivered.
   for (uint32_t i = 0; i < ev.nr_views; i++) {
-    if (s->error == -EPROTO) uringx_rxsrc_release(pool->src, pool->scratch[i].token);
-    else s->queue.push_back(pool->scratch[i]);
+    if (s->error == -EPROTO) {
+      uringx_rxsrc_release(pool->src, pool->scratch[i].token);
+    } else {
+      s->queue.push_back(pool->scratch[i]);
+      s->held++;
+    }
+  }
+  // Over its quota: stop the receive (what is in flight still arrives and is
+  // queued); the consumer's releases re-arm it.
+  if (s->OverQuota() && !s->paused && !s->orphaned() && !s->error) {
+    s->paused = true;
+    pool->quota_pauses++;
+    if (more) {
+      s->quota_cancel = true;
+      s->Cancel();
+    }
+  }
+  if (!ev.armed && std::exchange(s->quota_cancel, false) && ev.error == -ECANCELED) {
+    ev.error = 0;
+    ev.rearm = true;  // ended by our cancel: the stream is healthy
   }
   if (!ev.armed) {
     s->armed_ = false;
@@ -143,11 +183,13 @@ void RxStreamState::OnCqe(Operation* op, const io_uring_cqe* cqe) {
   if (s->error) {
     // Failed: no re-arm; the receive's last CQEs only return their buffers.
   } else if (ev.rearm && !ev.out_of_buffers) {
-    s->Arm();
+    s->RearmUnlessPaused();
   } else if (ev.out_of_buffers) {
     pool->out_of_buffers++;
     uringx_rxsrc_flush(pool->src);
-    if (uringx_rxsrc_available(pool->src)) {
+    if (s->StillPaused()) {
+      pool->AddStarved(s);  // re-armed once its consumer gives buffers back
+    } else if (uringx_rxsrc_available(pool->src)) {
       // Buffers came back before this CQE was seen: nobody will release more.
       s->Arm();
     } else {
@@ -164,8 +206,22 @@ void RxStreamState::OnCqe(Operation* op, const io_uring_cqe* cqe) {
   pool->MaybeFree();
 }
 
+void RxStreamState::RearmUnlessPaused() {
+  if (StillPaused()) pool->AddStarved(this);
+  else Arm();
+}
+
+void RxStreamState::ReleaseView(uint64_t token) {
+  RxPoolCore* p = pool;
+  held--;
+  if (paused && !StillPaused()) paused = false;  // its place among the starved re-arms it
+  p->Release(token);
+  if (orphaned() && !held) MaybeDelete();  // the last view pointed at the state
+}
+
 void RxStreamState::DropQueued() {
   for (size_t i = head; i < queue.size(); i++) uringx_rxsrc_release(pool->src, queue[i].token);
+  held -= static_cast<uint32_t>(queue.size() - head);
   if (head < queue.size() && pool->starved_head) pool->rearm.ArmNow();
   queue.clear();
   head = 0;
@@ -175,7 +231,7 @@ absl::StatusOr<RxBuffer> RxStreamState::Take(WaitEnd end) {
   if (end == WaitEnd::kStopped) return ErrnoStatus("recv stream", ECANCELED);
   if (end == WaitEnd::kTimedOut) return ErrnoStatus("recv stream", ETIME);
   if (head < queue.size()) {
-    RxBuffer b(pool, queue[head++]);
+    RxBuffer b(this, queue[head++]);
     if (head == queue.size()) {
       queue.clear();
       head = 0;
@@ -191,7 +247,7 @@ absl::StatusOr<RxBuffer> RxStreamState::Take(WaitEnd end) {
 }  // namespace detail
 
 void RxBuffer::Reset() {
-  if (pool_) std::exchange(pool_, nullptr)->Release(token_);
+  if (stream_) std::exchange(stream_, nullptr)->ReleaseView(token_);
 }
 
 absl::StatusOr<std::unique_ptr<RxPool>> RxPool::Create(Ring& ring, const Options& options) {
@@ -210,7 +266,7 @@ absl::StatusOr<std::unique_ptr<RxPool>> RxPool::Create(Ring& ring, const Options
   uringx_reason reason = URINGX_REASON_NONE;
   int ret = uringx_rxsrc_create(ring.raw(), &params, &src, &reason);
   if (ret < 0) return ReasonStatus("RxPool::Create", ret, reason);
-  return std::unique_ptr<RxPool>(new RxPool(new detail::RxPoolCore(ring, src)));
+  return std::unique_ptr<RxPool>(new RxPool(new detail::RxPoolCore(ring, src, options.stream_quota)));
 }
 
 RxPool::~RxPool() {
@@ -222,6 +278,8 @@ const char* RxPool::mechanism() const { return uringx_rxsrc_kind_name(core_->src
 uringx_reason RxPool::reason() const { return uringx_rxsrc_reason(core_->src); }
 uint32_t RxPool::outstanding() const { return uringx_rxsrc_outstanding(core_->src); }
 uint64_t RxPool::out_of_buffers() const { return core_->out_of_buffers; }
+uint64_t RxPool::quota_pauses() const { return core_->quota_pauses; }
+uint32_t RxPool::stream_quota() const { return core_->quota; }
 Ring& RxPool::ring() const { return *core_->ring; }
 
 bool RxPool::incremental() const { return core_->incremental_ring(); }
@@ -261,11 +319,17 @@ absl::StatusOr<RecvStream> RxPool::Stream(int fd) {
 RecvStream::~RecvStream() {
   if (!state_) return;
   detail::RxStreamState* s = std::exchange(state_, nullptr);
-  s->pool->streams--;
-  s->pool->RemoveStarved(s);
+  detail::RxPoolCore* p = s->pool;
+  p->streams--;
+  p->RemoveStarved(s);
+  // A lone stream is not bound by the quota: wake one paused for it. (With
+  // another stream left, the core outlives Orphan().)
+  bool wake_lone = p->streams == 1 && p->starved_head;
   s->Orphan();
+  if (wake_lone) p->rearm.ArmNow();
 }
 
+uint32_t RecvStream::held() const { return state_->held; }
 uint64_t RecvStream::cqes() const { return state_->cqes; }
 uint64_t RecvStream::arms() const { return state_->arms; }
 

@@ -337,6 +337,11 @@ uint32_t uringx_pbufring_buf_size(const struct uringx_pbufring *pbr)
 	return pbr->buf_size;
 }
 
+uint32_t uringx_pbufring_nr_bufs(const struct uringx_pbufring *pbr)
+{
+	return pbr->nr_bufs;
+}
+
 uint32_t uringx_pbufring_available(const struct uringx_pbufring *pbr)
 {
 	return pbr->available;

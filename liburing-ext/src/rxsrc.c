@@ -146,6 +146,12 @@ uint32_t uringx_rxsrc_available(const struct uringx_rxsrc *src)
 	return uringx_pbufring_available(src->pbuf);
 }
 
+uint32_t uringx_rxsrc_nr_bufs(const struct uringx_rxsrc *src)
+{
+	return src->kind == URINGX_RX_ZCRX ? uringx_zcrx_nr_bufs(src->zcrx) :
+					     uringx_pbufring_nr_bufs(src->pbuf);
+}
+
 uint32_t uringx_rxsrc_outstanding(const struct uringx_rxsrc *src)
 {
 	return src->kind == URINGX_RX_ZCRX ? uringx_zcrx_outstanding(src->zcrx) :

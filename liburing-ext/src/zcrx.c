@@ -425,6 +425,11 @@ uint32_t uringx_zcrx_outstanding(const struct uringx_zcrx *zcrx)
 	return zcrx->outstanding;
 }
 
+uint32_t uringx_zcrx_nr_bufs(const struct uringx_zcrx *zcrx)
+{
+	return zcrx->nr_niovs;
+}
+
 uint32_t uringx_zcrx_available(const struct uringx_zcrx *zcrx)
 {
 	uint32_t held = zcrx->outstanding + zcrx->pending_refs;

@@ -7,6 +7,7 @@
 #include <zcnet/ring.hpp>
 #include <zcnet/rx_buffer.hpp>
 #include <zcnet/scope.hpp>
+#include <zcnet/when_all.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -154,6 +155,89 @@ TEST(RecvStream, RunningOutOfBuffersPausesIsCountedAndLosesNothing) {
   Received r = ring->Run(Consume(**pool, pair.server.get(), 12, 4));
   EXPECT_EQ(r.max_held, 4u);
   EXPECT_GE((*pool)->out_of_buffers(), 1u) << "the receive never ran out of buffers";
+  ExpectWholeStream(r, total);
+}
+
+// A consumer that keeps every buffer it gets until @let_go is set, then
+// verifies and releases them and receives the rest normally.
+Task<Received> Hoard(RxPool& pool, int fd, uint64_t seed, const bool& let_go) {
+  Received r;
+  testsupport::SeededStream expect(seed);
+  auto stream = pool.Stream(fd);
+  if (!stream.ok()) {
+    r.error = stream.status();
+    co_return r;
+  }
+  std::deque<RxBuffer> held;
+  for (;;) {
+    if (let_go) held.clear();
+    absl::StatusOr<RxBuffer> b = co_await stream->Next(OpOptions{nullptr, absl::Milliseconds(20)});
+    if (!b.ok() && b.status().code() == absl::StatusCode::kDeadlineExceeded) continue;
+    if (!b.ok()) {
+      r.error = b.status();
+      break;
+    }
+    if (b->empty()) {
+      r.eof = true;
+      break;
+    }
+    long bad = expect.Verify(reinterpret_cast<const uint8_t*>(b->data()), b->size());
+    if (bad >= 0 && r.first_bad < 0) r.first_bad = static_cast<long>(r.bytes) + bad;
+    r.bytes += b->size();
+    held.push_back(std::move(*b));
+    r.max_held = std::max<uint64_t>(r.max_held, stream->held());
+  }
+  co_return r;
+}
+
+Task<Received> ConsumeThenSet(RxPool& pool, int fd, uint64_t seed, bool& done) {
+  Received r = co_await Consume(pool, fd, seed, 0);
+  done = true;
+  co_return r;
+}
+
+// One consumer that never lets go cannot take a shared pool from the others:
+// at its quota its receive stops (its data waits in its socket), the other
+// stream gets the rest of the pool, and once it lets go it gets all its data.
+TEST(RecvStream, AHoardingConsumerCannotStarveAnotherStreamOfTheSharedPool) {
+  auto ring = MakeRing();
+  RxPool::Options o = TinyPbufOptions(false, 16);
+  auto pool = RxPool::Create(*ring, o);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  EXPECT_EQ((*pool)->stream_quota(), 8u) << "default quota: half the pool";
+  auto hoarder = testsupport::MakeTcpPair();
+  auto other = testsupport::MakeTcpPair();
+  const uint64_t total = 4u << 20;
+  StreamSender hoarder_tx(hoarder.client.Release(), 21, total, 65536, SenderEnd::kClose);
+  StreamSender other_tx(other.client.Release(), 22, total, 65536, SenderEnd::kClose);
+  bool other_done = false;
+  Received h, r;
+  ring->Run([](RxPool& pool, int hfd, int ofd, bool& done, Received& h,
+               Received& r) -> Task<void> {
+    auto [hr, orr] = co_await zcnet::WhenAll(Hoard(pool, hfd, 21, done),
+                                             ConsumeThenSet(pool, ofd, 22, done));
+    h = std::move(hr);
+    r = std::move(orr);
+  }(**pool, hoarder.server.get(), other.server.get(), other_done, h, r));
+  ExpectWholeStream(r, total);  // without the quota: a hang, the hoarder holds the pool
+  ExpectWholeStream(h, total);
+  EXPECT_GE((*pool)->quota_pauses(), 1u) << "the hoarder never reached its quota";
+  EXPECT_LT(h.max_held, 16u) << "the hoarder took the whole pool";
+  EXPECT_EQ((*pool)->outstanding(), 0u);
+}
+
+// A stream alone on its pool is not bound by the quota: it may hold every
+// buffer (and a consumer that collects the whole pool before releasing works).
+TEST(RecvStream, ALoneStreamMayHoldTheWholePool) {
+  auto ring = MakeRing();
+  auto pool = RxPool::Create(*ring, TinyPbufOptions(false, 8));
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  auto pair = testsupport::MakeTcpPair();
+  const uint64_t total = 1u << 20;
+  StreamSender sender(pair.client.Release(), 23, total, 65536, SenderEnd::kClose);
+  Received r = ring->Run(Consume(**pool, pair.server.get(), 23, 8));
+  EXPECT_EQ(r.max_held, 8u);
+  EXPECT_EQ((*pool)->quota_pauses(), 0u);
   ExpectWholeStream(r, total);
 }
 

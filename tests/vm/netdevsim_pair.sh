@@ -2,16 +2,17 @@
 # ports in two network namespaces, linked back to back.
 #
 #   nsim_pair ID_A ID_B   creates netdevsim devices ID_A and ID_B (one port,
-#                         one queue each), moves their ports into namespaces
+#                         NSIM_QUEUES queues each, default 1), moves their ports into namespaces
 #                         zc-a and zc-b, links them and brings them up with
 #                         TEST-NET-1 addresses 192.0.2.1 (zc-a) and
 #                         192.0.2.2 (zc-b), used only inside this VM.
-#   Sets if_a, if_b (port names) and qreset_b (zc-b port's debugfs
-#   queue_reset file).
+#   Sets if_a, if_b (port names), qreset_b (zc-b port's debugfs
+#   queue_reset file) and rxq_frames_b (its rx_queue_frames file: frames
+#   steered to each rx queue).
 # The caller defines fail().
 
 nsim_new_port() {	# id -> prints the port's interface name
-	echo "$1 1" >/sys/bus/netdevsim/new_device || fail "creating netdevsim$1"
+	echo "$1 1 ${NSIM_QUEUES:-1}" >/sys/bus/netdevsim/new_device || fail "creating netdevsim$1"
 	for _ in $(seq 50); do
 		for n in /sys/bus/netdevsim/devices/netdevsim"$1"/net/*; do
 			[ -e "$n" ] && { basename "$n"; return; }
@@ -26,6 +27,7 @@ nsim_pair() {
 	if_a=$(nsim_new_port "$1")
 	if_b=$(nsim_new_port "$2")
 	qreset_b=/sys/kernel/debug/netdevsim/netdevsim$2/ports/0/queue_reset
+	rxq_frames_b=/sys/kernel/debug/netdevsim/netdevsim$2/ports/0/rx_queue_frames
 	ip netns add zc-a
 	ip netns add zc-b
 	ip link set "$if_a" netns zc-a

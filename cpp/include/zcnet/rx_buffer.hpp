@@ -50,11 +50,14 @@ class RxBuffer {
  public:
   RxBuffer() = default;
   RxBuffer(RxBuffer&& o) noexcept
-      : pool_(std::exchange(o.pool_, nullptr)), data_(o.data_), size_(o.size_), token_(o.token_) {}
+      : stream_(std::exchange(o.stream_, nullptr)),
+        data_(o.data_),
+        size_(o.size_),
+        token_(o.token_) {}
   RxBuffer& operator=(RxBuffer&& o) noexcept {
     if (this != &o) {
       Reset();
-      pool_ = std::exchange(o.pool_, nullptr);
+      stream_ = std::exchange(o.stream_, nullptr);
       data_ = o.data_;
       size_ = o.size_;
       token_ = o.token_;
@@ -74,10 +77,10 @@ class RxBuffer {
 
  private:
   friend struct detail::RxStreamState;
-  RxBuffer(detail::RxPoolCore* pool, const uringx_rx_view& v)
-      : pool_(pool), data_(static_cast<const std::byte*>(v.data)), size_(v.len), token_(v.token) {}
+  RxBuffer(detail::RxStreamState* stream, const uringx_rx_view& v)
+      : stream_(stream), data_(static_cast<const std::byte*>(v.data)), size_(v.len), token_(v.token) {}
 
-  detail::RxPoolCore* pool_ = nullptr;
+  detail::RxStreamState* stream_ = nullptr;  // counts what it holds
   const std::byte* data_ = nullptr;
   size_t size_ = 0;
   uint64_t token_ = 0;
@@ -101,6 +104,17 @@ class RxPool {
     // pool serves any number of connections.
     bool incremental = false;
     bool bundles = true;
+    // Per-stream quota: a stream holding this many buffers (received and
+    // not yet released, queued or handed out) stops receiving until it
+    // holds half as many, so one slow consumer cannot take the whole shared
+    // pool; its data waits in the socket (TCP backpressure, nothing lost).
+    // kDefaultQuota: half the pool's buffers; kNoQuota: none. Unused on an
+    // incremental ring, which feeds one stream. A consumer that must hold
+    // more buffers than this to make progress (e.g. to collect a message)
+    // waits forever in Next(): size the quota for the largest message.
+    static constexpr uint32_t kDefaultQuota = 0;
+    static constexpr uint32_t kNoQuota = UINT32_MAX;
+    uint32_t stream_quota = kDefaultQuota;
   };
 
   // Create chooses the mechanism; a zcrx failure in AUTO mode is not an error.
@@ -125,6 +139,10 @@ class RxPool {
   // is free, at once if one came back meanwhile. Often non-zero means the
   // pool is too small for the data in flight.
   uint64_t out_of_buffers() const;
+  // Times a stream reached its quota and stopped receiving until its
+  // consumer gave buffers back, and the quota in force (0: none).
+  uint64_t quota_pauses() const;
+  uint32_t stream_quota() const;
   // True when the buffer ring really runs incremental / bundled receives
   // (the kernel may refuse what Options asked for; Describe() says so).
   bool incremental() const;
@@ -158,6 +176,8 @@ class RecvStream {
   // completion cannot be decoded (the receive is then cancelled).
   detail::StreamNextAwaiter<detail::RxStreamState> Next(OpOptions options = {});
 
+  // Buffers this stream holds: received, queued or handed out, not released.
+  uint32_t held() const;
   // Receive CQEs and io_uring re-arms so far (for benchmarks).
   uint64_t cqes() const;
   uint64_t arms() const;

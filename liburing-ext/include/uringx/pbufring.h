@@ -102,6 +102,8 @@ bool uringx_pbufring_incremental(const struct uringx_pbufring *pbr);
 bool uringx_pbufring_bundles(const struct uringx_pbufring *pbr);
 uint16_t uringx_pbufring_bgid(const struct uringx_pbufring *pbr);
 uint32_t uringx_pbufring_buf_size(const struct uringx_pbufring *pbr);
+/* Buffers in the ring. */
+uint32_t uringx_pbufring_nr_bufs(const struct uringx_pbufring *pbr);
 /* Buffers published to the kernel right now. */
 uint32_t uringx_pbufring_available(const struct uringx_pbufring *pbr);
 /* Views handed out and not yet released. */

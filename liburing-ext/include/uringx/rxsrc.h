@@ -96,6 +96,9 @@ int uringx_rxsrc_flush(struct uringx_rxsrc *src);
  */
 uint32_t uringx_rxsrc_available(const struct uringx_rxsrc *src);
 
+/* uringx_rxsrc_nr_bufs - buffers the source has in all (filled or not). */
+uint32_t uringx_rxsrc_nr_bufs(const struct uringx_rxsrc *src);
+
 /* uringx_rxsrc_outstanding - views not yet released. */
 uint32_t uringx_rxsrc_outstanding(const struct uringx_rxsrc *src);
 

@@ -106,6 +106,8 @@ bool uringx_zcrx_nodev(const struct uringx_zcrx *zcrx);
 uint32_t uringx_zcrx_id(const struct uringx_zcrx *zcrx);
 uint32_t uringx_zcrx_rx_buf_len(const struct uringx_zcrx *zcrx);
 const void *uringx_zcrx_area(const struct uringx_zcrx *zcrx, uint64_t *len);
+/* Buffers of rx_buf_len bytes in the area. */
+uint32_t uringx_zcrx_nr_bufs(const struct uringx_zcrx *zcrx);
 /* Views handed out and not yet released. */
 uint32_t uringx_zcrx_outstanding(const struct uringx_zcrx *zcrx);
 /*

@@ -29,7 +29,9 @@ namespace detail {
 enum class WaitEnd { kReady, kStopped, kTimedOut };
 
 // @Derived provides: bool Ready() const; void Arm(); void DropQueued();
-// bool CanArm() const; and is deleted through MaybeDelete().
+// bool CanArm() const; bool Holding() const (items handed out that still
+// point at the state: it is not freed while true); and is deleted through
+// MaybeDelete().
 template <typename Derived>
 class MultishotStream : public Operation {
  public:
@@ -100,7 +102,7 @@ class MultishotStream : public Operation {
     return true;
   }
   void MaybeDelete() {
-    if (!armed_ && !timer_.armed() && !poke_.armed()) delete &derived();
+    if (!armed_ && !timer_.armed() && !poke_.armed() && !derived().Holding()) delete &derived();
   }
 
   int fd_;

@@ -13,11 +13,12 @@ namespace detail {
 // Freed once the handle is gone, no stream state is left, every view is
 // released and no wake-up is armed (MaybeFree).
 struct RxPoolCore {
-  RxPoolCore(Ring& ring, uringx_rxsrc* src);
+  RxPoolCore(Ring& ring, uringx_rxsrc* src, uint32_t stream_quota);
   ~RxPoolCore();
 
   void Release(uint64_t token);
-  // Queues a stream that ran dry; RearmStarved() re-arms it.
+  // Queues a stream that ran dry or is paused over its quota; RearmStarved()
+  // re-arms it once buffers come back (and, if paused, once it is not).
   void AddStarved(RxStreamState* s);
   void RemoveStarved(RxStreamState* s);
   static void RearmStarved(void* owner, int res);
@@ -36,6 +37,15 @@ struct RxPoolCore {
   // made after it that waits for that receive's final CQE.
   RxStreamState* inc_armed = nullptr;
   RxStreamState* inc_waiting = nullptr;
+  // A stream holding `quota` views (queued or handed out) stops receiving
+  // until it holds no more than `resume_at`; 0: no quota.
+  uint32_t quota = 0;
+  uint32_t resume_at = 0;
+  // Buffer size of a buffer ring: a receive is armed with a byte limit
+  // (multishot IORING_OP_RECV's sqe->optlen) of what the stream may still
+  // take; 0 for zcrx, where only the cancel at the quota bounds it.
+  uint32_t quota_buf_bytes = 0;
+  uint64_t quota_pauses = 0;
   size_t streams = 0;  // live RecvStreams
   size_t states = 0;   // stream states, orphaned ones included
   uint64_t out_of_buffers = 0;
@@ -50,6 +60,16 @@ struct RxStreamState : MultishotStream<RxStreamState> {
   static void OnCqe(Operation* op, const io_uring_cqe* cqe);
   void Arm();
   bool CanArm() const { return !starved; }
+  bool Holding() const { return held > 0; }
+  // The quota binds only while the pool is shared: a lone stream may hold
+  // every buffer.
+  bool OverQuota() const { return pool->quota && pool->streams > 1 && held >= pool->quota; }
+  bool StillPaused() const { return paused && pool->streams > 1 && held > pool->resume_at; }
+  // Re-arms an ended receive, or queues it with the starved streams while
+  // it is paused over its quota.
+  void RearmUnlessPaused();
+  // An RxBuffer of this stream is given back.
+  void ReleaseView(uint64_t token);
   void DropQueued();
   bool Ready() const { return head < queue.size() || eof || error; }
   absl::StatusOr<RxBuffer> Take(WaitEnd end);
@@ -58,6 +78,9 @@ struct RxStreamState : MultishotStream<RxStreamState> {
   std::vector<uringx_rx_view> queue;  // received, not yet handed out
   size_t head = 0;
   bool starved = false;  // ended on ENOBUFS, waiting for buffers
+  uint32_t held = 0;     // views queued or handed out, not yet released
+  bool paused = false;   // over its quota: not re-armed until it holds resume_at
+  bool quota_cancel = false;  // the receive was cancelled for the quota
   bool eof = false;
   int error = 0;
   RxStreamState* next_starved = nullptr;

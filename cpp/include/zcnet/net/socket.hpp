@@ -232,6 +232,7 @@ struct AcceptState : MultishotStream<AcceptState> {
   static void OnCqe(Operation* op, const io_uring_cqe* cqe);
   void Arm();
   bool CanArm() const { return !error; }
+  bool Holding() const { return false; }
   void DropQueued();
   bool Ready() const { return head < ready.size() || error; }
   absl::StatusOr<Socket> Take(WaitEnd end);
