@@ -36,6 +36,7 @@ struct options {
 	const char *ifname;
 	uint32_t queue;
 	bool send_zc;
+	const char *tx_ifname;	/* --send nic: the pool is mapped for this NIC */
 	bool verify;
 };
 
@@ -46,6 +47,7 @@ struct sender {
 	uint64_t zc_bytes, copied_bytes;
 	int error;
 	const char *error_what;
+	enum uringx_reason reason;
 };
 
 /* The stream's content: byte i is a function of i, so any slice is checkable. */
@@ -72,7 +74,8 @@ static void usage(FILE *f)
 		"  --chunk N        send size (default 64K)\n"
 		"  --rx MODE        auto (default), pbuf, zcrx (zcrx without --ifname: NODEV copy mode)\n"
 		"  --ifname IF      NIC for zcrx, with --queue N (default 0)\n"
-		"  --send KIND      zc (default: SEND_ZC from registered chunks) or plain\n"
+		"  --send KIND      zc (default: SEND_ZC from registered chunks), plain, or\n"
+		"                   nic (SEND_ZC from a pool --tx-ifname IF has DMA-mapped once)\n"
 		"  --verify         check every received byte\n"
 		"  --listen A:P     receive only: accept one connection on IPv4 address A, port P\n"
 		"  --connect A:P    send only: connect to A:P\n"
@@ -199,6 +202,94 @@ out:
 	return NULL;
 }
 
+/*
+ * --send nic: SEND_ZC from a pool the NIC mapped once (uringx_nictx). Every
+ * chunk is filled with the stream's bytes, sent, and refilled only after its
+ * notification; one send in flight keeps the bytes in order.
+ */
+static void *send_main_nic(void *arg)
+{
+	struct sender *s = arg;
+	const struct options *opt = s->opt;
+	struct uringx_nictx pool;
+	struct io_uring ring;
+	uint64_t queued = 0, done = 0;
+	int inflight = 0, ret;
+
+	ret = io_uring_queue_init(64, &ring, IORING_SETUP_SINGLE_ISSUER);
+	if (ret) {
+		s->error = ret;
+		s->error_what = "sender io_uring_queue_init";
+		return NULL;
+	}
+	ret = io_uring_register_buffers_sparse(&ring, 1);
+	if (!ret)
+		ret = uringx_nictx_create(&pool, &ring, opt->tx_ifname, 16ULL * opt->chunk,
+					  opt->chunk, 0);
+	if (ret) {
+		s->error = ret;
+		s->error_what = "NIC-registered pool";
+		s->reason = pool.reason;
+		goto out;
+	}
+	while (done < opt->bytes || pool.in_flight) {
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+
+		while (queued < opt->bytes && inflight < 1) {
+			uint32_t len = opt->bytes - queued < opt->chunk ?
+				       (uint32_t)(opt->bytes - queued) : opt->chunk;
+			int chunk = uringx_nictx_alloc(&pool);
+			uint8_t *p;
+
+			if (chunk < 0)
+				break;	/* every chunk lent: wait for notifications */
+			p = uringx_nictx_chunk(&pool, (uint32_t)chunk);
+			for (uint32_t i = 0; i < len; i++)
+				p[i] = pattern(queued + i);
+			uringx_nictx_prep_send(&pool, io_uring_get_sqe(&ring), s->fd,
+					       (uint32_t)chunk, 0, len, len, MSG_WAITALL);
+			queued += len;
+			inflight++;
+		}
+		ret = io_uring_submit_and_wait(&ring, 1);
+		s->enters++;
+		if (ret < 0) {
+			s->error = ret;
+			s->error_what = "sender io_uring_enter";
+			break;
+		}
+		io_uring_for_each_cqe(&ring, head, cqe) {
+			struct uringx_nictx_event ev;
+
+			seen++;
+			if (uringx_nictx_complete(&pool, cqe, &ev) || ev.kind != URINGX_NICTX_SENT)
+				continue;
+			if (ev.res < 0) {
+				s->error = ev.res;
+				s->error_what = "send from the NIC-registered pool";
+				s->reason = ev.reason;
+				queued = done = opt->bytes;
+			} else {
+				done += (uint64_t)ev.res;
+			}
+			inflight--;
+		}
+		io_uring_cq_advance(&ring, seen);
+	}
+	s->zc_bytes = pool.copied_notifications ? 0 : pool.bytes_sent;
+	s->copied_bytes = pool.copied_notifications;
+	if (pool.copied_notifications && !s->error) {
+		s->error = -EPROTO;
+		s->error_what = "a send from the NIC-registered pool was reported copied";
+	}
+	uringx_nictx_destroy(&pool);
+out:
+	shutdown(s->fd, SHUT_WR);
+	io_uring_queue_exit(&ring);
+	return NULL;
+}
+
 static int parse_addr(const char *s, struct sockaddr_in *addr)
 {
 	char host[64];
@@ -289,6 +380,7 @@ int main(int argc, char **argv)
 		{ "ifname", required_argument, NULL, 'i' },
 		{ "queue", required_argument, NULL, 'q' },
 		{ "send", required_argument, NULL, 's' },
+		{ "tx-ifname", required_argument, NULL, 'T' },
 		{ "verify", no_argument, NULL, 'v' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "connect", required_argument, NULL, 'C' },
@@ -306,6 +398,7 @@ int main(int argc, char **argv)
 	bool eof = false;
 	pthread_t thread;
 	int c, ret, client = -1, server = -1, stream_error = 0;
+	bool send_nic = false;
 	double t0, secs;
 
 	while ((c = getopt_long(argc, argv, "b:c:r:i:q:s:vh", long_opts, NULL)) != -1) {
@@ -330,18 +423,30 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 's':
-			if (strcmp(optarg, "zc") && strcmp(optarg, "plain")) {
-				fprintf(stderr, "uringx-stream: --send wants zc or plain, got '%s'\n", optarg);
+			if (strcmp(optarg, "zc") && strcmp(optarg, "plain") && strcmp(optarg, "nic")) {
+				fprintf(stderr, "uringx-stream: --send wants zc, plain or nic, got '%s'\n",
+					optarg);
 				return 2;
 			}
 			opt.send_zc = !strcmp(optarg, "zc");
+			send_nic = !strcmp(optarg, "nic");
 			break;
+		case 'T': opt.tx_ifname = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (opt.chunk > (16u << 20)) {
 		fprintf(stderr, "uringx-stream: --chunk at most 16M\n");
+		return 2;
+	}
+	if (send_nic && (!opt.connect || !opt.tx_ifname)) {
+		fprintf(stderr, "uringx-stream: --send nic wants --connect and --tx-ifname IF "
+			"(the pool is mapped for the NIC the route leaves through)\n");
+		return 2;
+	}
+	if (opt.chunk % (uint32_t)sysconf(_SC_PAGESIZE) && send_nic) {
+		fprintf(stderr, "uringx-stream: --send nic wants --chunk a multiple of the page size\n");
 		return 2;
 	}
 	if (opt.listen && opt.connect) {
@@ -359,11 +464,15 @@ int main(int argc, char **argv)
 		}
 		snd.fd = client;
 		snd.opt = &opt;
-		send_main(&snd);
+		if (send_nic)
+			send_main_nic(&snd);
+		else
+			send_main(&snd);
 		close(client);
 		if (snd.error) {
-			fprintf(stderr, "uringx-stream: %s: %s\n", snd.error_what,
-				uringx_strerror(snd.error));
+			fprintf(stderr, "uringx-stream: %s: %s%s%s\n", snd.error_what,
+				uringx_strerror(snd.error), snd.reason ? ": " : "",
+				snd.reason ? uringx_reason_str(snd.reason) : "");
 			return 1;
 		}
 		printf("sent %llu bytes in %.3f s; kernel reported %llu zero-copy, %llu copied\n",

@@ -1,6 +1,6 @@
 // zcnet-proxy - TCP proxy that moves payload through registered buffers.
 //
-//   zcnet-proxy --listen A:P --upstream B:Q [--chunks N] [--chunk-size B]
+//   zcnet-proxy --listen A:P --upstream B:Q [--chunks N] [--chunk-size B] [--tx-nic IF]
 //
 // Each direction of each connection receives into a TxPool chunk (memory
 // registered once) and forwards that same chunk with SendZc: no payload copy
@@ -31,9 +31,11 @@ using zcnet::TxPool;
 [[noreturn]] void Usage(int code) {
   std::fprintf(code ? stderr : stdout,
                "usage: zcnet-proxy --listen ADDR:PORT --upstream ADDR:PORT [--chunks N] "
-               "[--chunk-size B] [--connections N]\n"
+               "[--chunk-size B] [--connections N] [--tx-nic IF]\n"
                "Forwards every accepted connection to the upstream through registered\n"
-               "buffers with zero-copy send. --connections: exit after N connections.\n");
+               "buffers with zero-copy send. --connections: exit after N connections.\n"
+               "--tx-nic IF: send from a pool IF has DMA-mapped once (NIC-registered;\n"
+               "falls back to ordinary registered buffers, saying why, where it cannot).\n");
   std::exit(code);
 }
 
@@ -89,7 +91,8 @@ Task<int> Serve(Ring& ring, sockaddr_in listen_addr, sockaddr_in upstream, TxPoo
     std::fprintf(stderr, "zcnet-proxy: %s\n", listener.status().ToString().c_str());
     co_return 1;
   }
-  std::printf("zcnet-proxy listening on port %u\n", listener->port());
+  std::printf("zcnet-proxy listening on port %u\npool: %s\n", listener->port(),
+              (*pool)->Describe().c_str());
   std::fflush(stdout);
   zcnet::Scope scope;
   auto accepts = listener->AcceptMany();
@@ -117,6 +120,7 @@ int main(int argc, char** argv) {
                                 {"chunks", required_argument, nullptr, 'n'},
                                 {"chunk-size", required_argument, nullptr, 'b'},
                                 {"connections", required_argument, nullptr, 'c'},
+                                {"tx-nic", required_argument, nullptr, 't'},
                                 {"help", no_argument, nullptr, 'h'},
                                 {nullptr, 0, nullptr, 0}};
   std::string listen, upstream;
@@ -130,6 +134,7 @@ int main(int argc, char** argv) {
       case 'n': po.chunks = static_cast<uint32_t>(std::atoi(optarg)); break;
       case 'b': po.chunk_size = static_cast<uint32_t>(std::atoi(optarg)); break;
       case 'c': connections = std::atoi(optarg); break;
+      case 't': po.nic_ifname = optarg; break;
       case 'h': Usage(0);
       default: Usage(2);
     }

@@ -155,12 +155,31 @@ absl::StatusOr<std::unique_ptr<TxPool>> TxPool::Create(Ring& ring, const Options
   uringx_bufpool_params params{o.chunk_size, o.chunks, 0, static_cast<uint16_t>(o.buf_index)};
   uringx_bufpool* pool = nullptr;
   uringx_reason reason = URINGX_REASON_NONE;
-  int ret = uringx_bufpool_create(ring.raw(), &params, &pool, &reason);
-  if (ret < 0) {
-    ring.ReleaseBufferSlot(static_cast<uint16_t>(o.buf_index));
-    return ReasonStatus("TxPool::Create", ret, reason);
+  std::string nic_fallback;
+  int ret;
+  if (!o.nic_ifname.empty()) {
+    ret = uringx_bufpool_create_nic(ring.raw(), &params, o.nic_ifname.c_str(), &pool, &reason);
+    if (ret < 0) {
+      if (o.nic == Options::Nic::kRequire) {
+        ring.ReleaseBufferSlot(static_cast<uint16_t>(o.buf_index));
+        return ReasonStatus(absl::StrCat("TxPool::Create: NIC-registered pool on ", o.nic_ifname),
+                            ret, reason);
+      }
+      nic_fallback = absl::StrCat("NIC-registered pool on ", o.nic_ifname, " unavailable: ",
+                                  uringx_reason_str(reason), " (", uringx_strerror(ret), ")");
+      pool = nullptr;
+    }
   }
-  return std::unique_ptr<TxPool>(new TxPool(new detail::TxPoolCore(ring, pool, o)));
+  if (!pool) {
+    ret = uringx_bufpool_create(ring.raw(), &params, &pool, &reason);
+    if (ret < 0) {
+      ring.ReleaseBufferSlot(static_cast<uint16_t>(o.buf_index));
+      return ReasonStatus("TxPool::Create", ret, reason);
+    }
+  }
+  auto* core = new detail::TxPoolCore(ring, pool, o);
+  core->nic_fallback_reason = std::move(nic_fallback);
+  return std::unique_ptr<TxPool>(new TxPool(core));
 }
 
 TxPool::~TxPool() {
@@ -173,6 +192,26 @@ TxPool::~TxPool() {
 absl::StatusOr<TxBuffer> TxPool::Allocate() { return core_->Allocate(); }
 AcquireAwaiter TxPool::Acquire() { return AcquireAwaiter(core_); }
 const TxPool::Stats& TxPool::stats() const { return core_->stats; }
+
+bool TxPool::nic_registered() const {
+  return uringx_bufpool_backing(core_->pool) == URINGX_MEM_NIC_TX;
+}
+
+std::string TxPool::Describe() const {
+  uringx_bufpool* pool = core_->pool;
+  std::string what = nic_registered()
+      ? absl::StrCat("NIC-registered pool on ", core_->options.nic_ifname,
+                     " (DMA-mapped once for TX)")
+      : absl::StrCat("registered pool (",
+                     uringx_bufpool_backing(pool) == URINGX_MEM_HUGETLB ? "hugetlb pages"
+                                                                       : "normal pages",
+                     ")");
+  absl::StrAppend(&what, ", ", uringx_bufpool_nr_chunks(pool), " x ",
+                  uringx_bufpool_chunk_size(pool), " B, fixed-buffer slot ",
+                  core_->options.buf_index);
+  if (!core_->nic_fallback_reason.empty()) absl::StrAppend(&what, "; ", core_->nic_fallback_reason);
+  return what;
+}
 uint32_t TxPool::free_chunks() const { return uringx_bufpool_nr_free(core_->pool); }
 uint32_t TxPool::lent_chunks() const { return core_->lent; }
 Ring& TxPool::ring() const { return *core_->ring; }
@@ -232,7 +271,8 @@ detail::SendSlot* SendZcAwaiter::Submit() {
   uringx_bufpool_lend(pool->pool, slot->token);
   io_uring_sqe* sqe = ring.GetSqe();
   if (slot->zero_copy) {
-    io_uring_prep_send_zc_fixed(sqe, fd_, buf_.chunk_.addr, buf_.size_, MSG_WAITALL | MSG_NOSIGNAL,
+    io_uring_prep_send_zc_fixed(sqe, fd_, uringx_bufpool_fixed_addr(pool->pool, buf_.chunk_.addr),
+                                buf_.size_, MSG_WAITALL | MSG_NOSIGNAL,
                                 IORING_SEND_ZC_REPORT_USAGE, buf_.chunk_.buf_index);
     pool->stats.zc_sends++;
   } else {

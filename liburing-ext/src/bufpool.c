@@ -6,10 +6,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <uringx/bufpool.h>
 
 #include "memory.h"
+#include "nic_region.h"
 #include "token.h"
 
 enum chunk_state {
@@ -30,7 +32,34 @@ struct uringx_bufpool {
 	uint8_t *state;		/* enum chunk_state per chunk */
 	uint32_t *lends;	/* kernel references per chunk */
 	bool own_table;		/* we registered the table, so we unregister it */
+	bool nic;		/* NIC-registered: @nic_mem backs @mem */
+	struct nic_region nic_mem;
 };
+
+/* The NIC maps the region: it goes into an empty slot of a sparse table. */
+static int map_nic_region(struct uringx_bufpool *pool, const char *ifname, uint64_t len,
+			  uint16_t buf_index, enum uringx_reason *reason)
+{
+	int ret;
+
+	ret = nic_region_map(&pool->nic_mem, pool->ring, ifname, len, buf_index, reason);
+	if (ret == -ENXIO) {
+		/* No table yet: one slot of our own. */
+		ret = io_uring_register_buffers_sparse(pool->ring, 1);
+		if (ret < 0)
+			return ret;
+		pool->own_table = true;
+		buf_index = 0;
+		ret = nic_region_map(&pool->nic_mem, pool->ring, ifname, len, 0, reason);
+	}
+	if (ret < 0)
+		return ret;
+	pool->nic = true;
+	pool->buf_index = buf_index;
+	pool->mem.addr = pool->nic_mem.base;
+	pool->mem.len = pool->nic_mem.len;
+	return 0;
+}
 
 static int register_region(struct uringx_bufpool *pool, uint16_t buf_index)
 {
@@ -55,8 +84,8 @@ static int register_region(struct uringx_bufpool *pool, uint16_t buf_index)
 	return 0;
 }
 
-int uringx_bufpool_create(struct io_uring *ring, const struct uringx_bufpool_params *params,
-			  struct uringx_bufpool **out, enum uringx_reason *reason)
+static int create(struct io_uring *ring, const struct uringx_bufpool_params *params,
+		  const char *nic_ifname, struct uringx_bufpool **out, enum uringx_reason *reason)
 {
 	struct uringx_bufpool *pool;
 	uint64_t len;
@@ -74,6 +103,8 @@ int uringx_bufpool_create(struct io_uring *ring, const struct uringx_bufpool_par
 	/* The kernel caps one registered buffer at 1 GiB. */
 	if (len > (1ull << 30))
 		return -EINVAL;
+	if (nic_ifname && chunk % (uint32_t)sysconf(_SC_PAGESIZE))
+		return -EINVAL;
 
 	pool = calloc(1, sizeof(*pool));
 	if (!pool)
@@ -88,6 +119,18 @@ int uringx_bufpool_create(struct io_uring *ring, const struct uringx_bufpool_par
 	if (!pool->free_stack || !pool->state || !pool->lends) {
 		ret = -ENOMEM;
 		goto err;
+	}
+
+	if (nic_ifname) {
+		enum uringx_reason why;
+
+		ret = map_nic_region(pool, nic_ifname, len, params->buf_index, &why);
+		if (ret < 0) {
+			if (reason)
+				*reason = why;
+			goto err;
+		}
+		goto mapped;
 	}
 
 	ret = region_map(&pool->mem, len,
@@ -109,6 +152,7 @@ int uringx_bufpool_create(struct io_uring *ring, const struct uringx_bufpool_par
 		goto err;
 	}
 
+mapped:
 	/* Hand out low addresses first: stack top is index 0. */
 	for (uint32_t i = 0; i < pool->nr_chunks; i++)
 		pool->free_stack[i] = pool->nr_chunks - 1 - i;
@@ -116,12 +160,30 @@ int uringx_bufpool_create(struct io_uring *ring, const struct uringx_bufpool_par
 	*out = pool;
 	return 0;
 err:
-	region_unmap(&pool->mem);
+	if (pool->own_table)
+		io_uring_unregister_buffers(ring);
+	if (!nic_ifname)
+		region_unmap(&pool->mem);
 	free(pool->free_stack);
 	free(pool->state);
 	free(pool->lends);
 	free(pool);
 	return ret;
+}
+
+int uringx_bufpool_create(struct io_uring *ring, const struct uringx_bufpool_params *params,
+			  struct uringx_bufpool **out, enum uringx_reason *reason)
+{
+	return create(ring, params, NULL, out, reason);
+}
+
+int uringx_bufpool_create_nic(struct io_uring *ring,
+			      const struct uringx_bufpool_params *params, const char *ifname,
+			      struct uringx_bufpool **out, enum uringx_reason *reason)
+{
+	if (!ifname)
+		return -EINVAL;
+	return create(ring, params, ifname, out, reason);
 }
 
 void uringx_bufpool_destroy(struct uringx_bufpool *pool)
@@ -134,7 +196,10 @@ void uringx_bufpool_destroy(struct uringx_bufpool *pool)
 		io_uring_unregister_buffers(pool->ring);
 	else
 		io_uring_register_buffers_update_tag(pool->ring, pool->buf_index, &empty, NULL, 1);
-	region_unmap(&pool->mem);
+	if (pool->nic)
+		nic_region_unmap(&pool->nic_mem);
+	else
+		region_unmap(&pool->mem);
 	free(pool->free_stack);
 	free(pool->state);
 	free(pool->lends);
@@ -259,7 +324,16 @@ uint32_t uringx_bufpool_nr_free(const struct uringx_bufpool *pool)
 
 enum uringx_mem_backing uringx_bufpool_backing(const struct uringx_bufpool *pool)
 {
+	if (pool->nic)
+		return URINGX_MEM_NIC_TX;
 	return pool->mem.hugetlb ? URINGX_MEM_HUGETLB : URINGX_MEM_PAGES;
+}
+
+void *uringx_bufpool_fixed_addr(const struct uringx_bufpool *pool, const void *addr)
+{
+	if (!pool->nic)
+		return (void *)addr;
+	return (void *)((const char *)addr - (const char *)pool->mem.addr);
 }
 
 void *uringx_bufpool_base(const struct uringx_bufpool *pool)

@@ -50,6 +50,14 @@ static const struct {
 	[URINGX_REASON_NO_MEMORY] = { "no_memory", "out of memory" },
 	[URINGX_REASON_FORCED] = { "forced", "another mechanism was requested explicitly" },
 	[URINGX_REASON_OTHER] = { "other", "failed; see the errno" },
+	[URINGX_REASON_KERNEL_NO_NET_TX_BUF] = { "kernel_no_net_tx_buf",
+		"kernel lacks IORING_REGISTER_NET_TX_BUF (NIC-registered TX pools: Linux 7.3 with zcnet's kernel/patches)" },
+	[URINGX_REASON_NO_NETMEM_TX] = { "no_netmem_tx",
+		"the driver does not transmit from device memory (netmem TX), or the kernel lacks CONFIG_NET_DEVMEM" },
+	[URINGX_REASON_NO_UDMABUF] = { "no_udmabuf",
+		"/dev/udmabuf is missing (CONFIG_UDMABUF) or not accessible: no dma-buf over ordinary memory" },
+	[URINGX_REASON_ROUTE_OTHER_DEVICE] = { "route_other_device",
+		"the socket's route leaves through another interface than the one the pool is mapped for" },
 };
 
 const char *uringx_reason_str(enum uringx_reason reason)

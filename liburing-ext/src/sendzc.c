@@ -50,7 +50,9 @@ int uringx_sendzc_prep(struct uringx_sendzc *sz, struct io_uring_sqe *sqe, int f
 	ret = uringx_bufpool_lend(sz->pool, token);
 	if (ret)
 		return ret;
-	io_uring_prep_send_zc_fixed(sqe, fd, (char *)chunk.addr + offset, len, msg_flags,
+	io_uring_prep_send_zc_fixed(sqe, fd,
+				    uringx_bufpool_fixed_addr(sz->pool, (char *)chunk.addr + offset),
+				    len, msg_flags,
 				    sz->report_usage ? IORING_SEND_ZC_REPORT_USAGE : 0,
 				    chunk.buf_index);
 	sqe->user_data = encode(token_index(token), cookie);

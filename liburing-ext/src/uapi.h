@@ -45,4 +45,21 @@ struct ux_query_zcrx_event {
 	uint64_t resv2[4];
 };
 
+/*
+ * IORING_REGISTER_NET_TX_BUF: zcnet's kernel/patches against Linux 7.3
+ * (include/uapi/linux/io_uring.h of the patched tree); not upstream.
+ */
+#define UX_IORING_REGISTER_NET_TX_BUF	38
+
+struct ux_net_tx_buf {
+	uint32_t dmabuf_fd;
+	uint32_t ifindex;
+	uint32_t buf_index;
+	uint32_t flags;
+	uint32_t dmabuf_id;	/* out */
+	uint32_t resv1;
+	uint64_t size;		/* out */
+	uint64_t resv2[2];
+};
+
 #endif

@@ -19,7 +19,8 @@ static void usage(FILE *f)
 		"Probes the running kernel's io_uring features used by zcnet, and with\n"
 		"--ifname whether io_uring zero-copy receive (zcrx) can bind rx queue N\n"
 		"(default 0) of IF, with the reason when it cannot. The zcrx check does a\n"
-		"real registration and needs CAP_NET_ADMIN.\n");
+		"real registration and needs CAP_NET_ADMIN. --ifname also checks whether a\n"
+		"NIC-registered TX pool (IORING_REGISTER_NET_TX_BUF) can be mapped for IF.\n");
 }
 
 static const char *yes(bool v)
@@ -56,6 +57,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	struct uringx_zcrx_verdict v;
+	struct uringx_nictx_verdict tx;
 	struct uringx_probe p;
 	const char *ifname = NULL;
 	unsigned long queue = 0;
@@ -98,6 +100,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "uringx-probe: probe failed: %s\n", uringx_strerror(ret));
 		return 1;
 	}
+	uringx_probe_nictx(ifname, &tx);
 	if (ifname) {
 		ret = uringx_probe_zcrx(ifname, (unsigned int)queue, &v);
 		if (ret) {
@@ -144,6 +147,10 @@ int main(int argc, char **argv)
 				printf(", \"rx_buf_len\": %u", v.rx_buf_len);
 			printf("}\n  ");
 		}
+		printf("},\n  \"nic_tx_pool\": {\"kernel\": %s, \"usable\": %s, \"errno\": %d, "
+		       "\"reason\": \"%s\", \"reason_text\": ",
+		       jbool(tx.kernel), jbool(tx.usable), -tx.err, uringx_reason_name(tx.reason));
+		print_json_string(tx.usable ? "" : uringx_reason_str(tx.reason));
 		printf("}\n}\n");
 		return 0;
 	}
@@ -182,5 +189,10 @@ int main(int argc, char **argv)
 		if (v.usable)
 			printf("  rx buffer length     %u\n", v.rx_buf_len);
 	}
+	printf("NIC-registered TX pools %s%s%s\n", yes(tx.kernel), tx.kernel ? "" : ": ",
+	       tx.kernel ? "" : uringx_reason_str(tx.reason));
+	if (ifname && tx.kernel)
+		printf("NIC TX pool on %s: %s%s%s\n", ifname, tx.usable ? "usable" : "not usable",
+		       tx.usable ? "" : ": ", tx.usable ? "" : uringx_reason_str(tx.reason));
 	return 0;
 }

@@ -597,6 +597,48 @@ TEST(TxPoolSlots, PoolsTakeTheirOwnSlotsAndANamedHeldSlotIsRefused) {
   for (char c : buf) ASSERT_EQ(c, 'q');
 }
 
+// --- NIC-registered pools: fall back, saying why ---------------------------
+// lo never transmits from device memory (and the host kernel has no
+// IORING_REGISTER_NET_TX_BUF); vm-netdevsim-nictx runs the mode on netdevsim.
+
+TEST(TxPoolNic, AutoFallsBackToARegisteredPoolAndSaysWhy) {
+  auto ring = MakeRing();
+  TxPool::Options o;
+  o.nic_ifname = "lo";
+  auto pool = TxPool::Create(*ring, o);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  EXPECT_FALSE((*pool)->nic_registered());
+  std::string d = (*pool)->Describe();
+  EXPECT_NE(d.find("registered pool ("), std::string::npos) << d;
+  EXPECT_NE(d.find("NIC-registered pool on lo unavailable: "), std::string::npos) << d;
+  // The fallback is a working pool: a send goes out.
+  auto pair = testsupport::MakeTcpPair();
+  auto b = (*pool)->Allocate();
+  ASSERT_TRUE(b.ok());
+  std::memset(b->data(), 'n', 8192);
+  b->resize(8192);
+  auto sent = ring->Run([](int fd, zcnet::TxBuffer b) -> Task<absl::StatusOr<size_t>> {
+    co_return co_await zcnet::SendZc(fd, std::move(b));
+  }(pair.client.get(), std::move(*b)));
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  EXPECT_EQ(*sent, 8192u);
+  ring->Drain();
+}
+
+TEST(TxPoolNic, RequireFailsNamingTheInterfaceAndTheReason) {
+  auto ring = MakeRing();
+  TxPool::Options o;
+  o.nic_ifname = "lo";
+  o.nic = TxPool::Options::Nic::kRequire;
+  auto pool = TxPool::Create(*ring, o);
+  ASSERT_FALSE(pool.ok());
+  std::string m(pool.status().message());
+  EXPECT_NE(m.find("NIC-registered pool on lo"), std::string::npos) << m;
+  // The slot it claimed is free again.
+  auto plain = TxPool::Create(*ring, TxPool::Options{});
+  EXPECT_TRUE(plain.ok()) << plain.status();
+}
+
 TEST(SendZcVerdict, ACopyingSocketDoesNotTurnZeroCopyOffForAnother) {
   auto ring = MakeRing();
   TxPool::Options o;

@@ -20,11 +20,12 @@ def fail(msg):
 def main():
     probe = sys.argv[1]
     expect_nodev = "--expect-nodev" in sys.argv
+    expect_nic_tx = "--expect-nic-tx" in sys.argv
     out = subprocess.run([probe, "--ifname", "lo", "--json"], check=True,
                          capture_output=True, text=True).stdout
     doc = json.loads(out)
     for key in ("kernel", "liburing", "io_uring", "opcodes", "setup_flags",
-                "buffer_rings", "zcrx"):
+                "buffer_rings", "zcrx", "nic_tx_pool"):
         if key not in doc:
             fail(f"missing key {key}")
     if doc["kernel"] != platform.release():
@@ -42,8 +43,16 @@ def main():
         fail(f"nodev {doc['zcrx']['nodev']}, expected {expect_nodev}")
     if not expect_nodev and doc["zcrx"]["nodev_reason"] == "none":
         fail("nodev absent without a reason")
+    tx = doc["nic_tx_pool"]
+    if tx["kernel"] != expect_nic_tx:
+        fail(f"nic_tx_pool kernel {tx['kernel']}, expected {expect_nic_tx}")
+    if tx["usable"]:
+        fail("a NIC-registered TX pool reported usable on lo")
+    want_tx = "no_netmem_tx" if expect_nic_tx else "kernel_no_net_tx_buf"
+    if tx["reason"] != want_tx:
+        fail(f"nic_tx_pool reason {tx['reason']}, want {want_tx}")
     print(f"check_probe_json: ok ({doc['kernel']}, nodev={doc['zcrx']['nodev']}, "
-          f"lo: {dev['reason']})")
+          f"lo: {dev['reason']}, nic tx pool on lo: {tx['reason']})")
     return 0
 
 

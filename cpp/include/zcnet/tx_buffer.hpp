@@ -20,6 +20,15 @@
 // anyway, as on loopback; the verdict is per socket and is dropped again
 // every kCopyVerdictRetrySends plain sends, so a socket whose route changes
 // (or an fd number reused by another connection) is judged afresh.
+//
+// NIC-registered mode (Options::nic_ifname): the pool is memory that
+// interface has DMA-mapped once for transmission (liburing-ext's NIC TX
+// regions: a udmabuf bound with IORING_REGISTER_NET_TX_BUF, Linux 7.3 with
+// zcnet's kernel/patches), so a zero-copy send costs the driver no
+// per-packet DMA mapping. SendZc is the same call; a socket routed through
+// another interface gets an error (ENODEV), never a silent copy. Where the
+// kernel or driver cannot, kAuto falls back to an ordinary registered pool
+// and Describe() says why.
 #pragma once
 
 #include <coroutine>
@@ -28,6 +37,7 @@
 #include <memory>
 #include <optional>
 #include <stop_token>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -127,6 +137,14 @@ class TxPool {
     uint32_t buf_index = kAnyBufferSlot;
     size_t zc_min_bytes = 4096;   // smaller sends are plain sends
     bool copy_fallback = true;    // plain sends on sockets the kernel copies for
+    // Empty: ordinary registered memory. An interface: memory it has
+    // DMA-mapped for TX (chunk_size a multiple of the page size).
+    std::string nic_ifname;
+    enum class Nic {
+      kAuto,     // fall back to an ordinary pool, with the reason in Describe()
+      kRequire,  // Create fails instead
+    };
+    Nic nic = Nic::kAuto;
   };
 
   static absl::StatusOr<std::unique_ptr<TxPool>> Create(Ring& ring, const Options& options);
@@ -154,6 +172,9 @@ class TxPool {
     uint64_t notifications = 0;
   };
   const Stats& stats() const;
+  // What backs the pool, and why a NIC-registered pool asked for is not.
+  std::string Describe() const;
+  bool nic_registered() const;
   uint32_t free_chunks() const;
   // Chunks whose send or notification is still pending.
   uint32_t lent_chunks() const;

@@ -7,6 +7,10 @@
  * with the ring as one fixed buffer. It is cut into equal chunks handed out
  * in O(1). Each chunk carries the buf_index that *_FIXED operations need.
  *
+ * uringx_bufpool_create_nic() backs the pool instead with memory a NIC has DMA-mapped
+ * once for transmission (a udmabuf, IORING_REGISTER_NET_TX_BUF; see
+ * nictx.h): only SEND_ZC may use its slot, and *_FIXED addresses are
+ * uringx_bufpool_fixed_addr() offsets, not the chunk's CPU address.
  * A chunk may be lent to the kernel for a zero-copy send (see sendzc.h):
  * uringx_bufpool_free() of a lent chunk defers the free until the kernel's
  * notification returns it, so memory the NIC may still read is never handed
@@ -36,6 +40,7 @@ enum uringx_bufpool_flags {
 enum uringx_mem_backing {
 	URINGX_MEM_HUGETLB = 1,		/* MAP_HUGETLB 2 MiB pages */
 	URINGX_MEM_PAGES,		/* normal pages, MADV_HUGEPAGE advised */
+	URINGX_MEM_NIC_TX,		/* udmabuf DMA-mapped for one NIC's TX */
 };
 
 struct uringx_bufpool_params {
@@ -73,6 +78,16 @@ struct uringx_chunk {
 int uringx_bufpool_create(struct io_uring *ring,
 			  const struct uringx_bufpool_params *params,
 			  struct uringx_bufpool **out, enum uringx_reason *reason);
+
+/*
+ * uringx_bufpool_create_nic - the same pool over memory the interface
+ * @ifname has DMA-mapped once for TX (chunk_size a multiple of the page
+ * size; the slot must be empty, or the ring have no table). Errors also as
+ * uringx_nictx_create(), with the reason.
+ */
+int uringx_bufpool_create_nic(struct io_uring *ring,
+			      const struct uringx_bufpool_params *params, const char *ifname,
+			      struct uringx_bufpool **out, enum uringx_reason *reason);
 
 /*
  * uringx_bufpool_destroy - unregister and unmap. Every chunk becomes invalid,
@@ -118,6 +133,12 @@ uint32_t uringx_bufpool_nr_free(const struct uringx_bufpool *pool);
 enum uringx_mem_backing uringx_bufpool_backing(const struct uringx_bufpool *pool);
 /* Base address and length of the registered region. */
 void *uringx_bufpool_base(const struct uringx_bufpool *pool);
+/*
+ * uringx_bufpool_fixed_addr - the address *_FIXED operations take for the
+ * CPU address @addr inside the pool: @addr itself, or for a NIC-registered
+ * pool its offset into the dma-buf.
+ */
+void *uringx_bufpool_fixed_addr(const struct uringx_bufpool *pool, const void *addr);
 size_t uringx_bufpool_region_len(const struct uringx_bufpool *pool);
 
 #ifdef __cplusplus

@@ -40,6 +40,10 @@ enum uringx_reason {
 	URINGX_REASON_NO_MEMORY,            /* allocation failed */
 	URINGX_REASON_FORCED,               /* the caller forced another mechanism */
 	URINGX_REASON_OTHER,                /* see the errno */
+	URINGX_REASON_KERNEL_NO_NET_TX_BUF, /* IORING_REGISTER_NET_TX_BUF unknown */
+	URINGX_REASON_NO_NETMEM_TX,         /* driver (or kernel) without devmem TX */
+	URINGX_REASON_NO_UDMABUF,           /* /dev/udmabuf missing */
+	URINGX_REASON_ROUTE_OTHER_DEVICE,   /* the socket's route uses another device */
 	URINGX_REASON__COUNT
 };
 

@@ -14,5 +14,6 @@
 #include <uringx/zcrx.h>
 #include <uringx/rxsrc.h>
 #include <uringx/sendzc.h>
+#include <uringx/nictx.h>
 
 #endif

@@ -72,6 +72,7 @@ struct TxPoolCore {
   uint32_t buffers_out = 0;  // TxBuffers the application holds
   uint32_t dispatching = 0;  // inside a CQE handler that resumes a waiter
   bool handle_alive = true;
+  std::string nic_fallback_reason;  // a NIC-registered pool was asked for, and why not
 };
 
 }  // namespace detail

@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: MIT
+/*
+ * nictx_test - IORING_REGISTER_NET_TX_BUF and SEND_ZC from a NIC-registered
+ * pool on a netdevsim port (inside kernel/run-vm, after nsim_pair): bad
+ * registrations, other opcodes and sockets refused, -ENODEV for a route
+ * through another device, the slot cleared with sends in flight, and the
+ * device removed under a live pool. The data path itself (verified bytes,
+ * zero-copy reports, DMA counters) is netdevsim_nictx.sh's uringx-stream run.
+ *
+ * Usage (in namespace zc-a): nictx_test IFNAME NSIM_ID PEER_NETNS PEER_ADDR
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uringx/uringx.h>
+
+#include "../../liburing-ext/src/uapi.h"
+
+#define CHUNK (256u << 10)
+#define POOL (16u * CHUNK)
+
+static const char *peer_netns, *peer_addr;
+static int failures;
+/* CQEs of this pool's sends may arrive while complete_one() waits. */
+static struct uringx_nictx *tracked;
+
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		if (cond) {                                                    \
+			printf("ok: ");                                        \
+		} else {                                                       \
+			printf("FAIL: ");                                      \
+			failures++;                                            \
+		}                                                              \
+		printf(__VA_ARGS__);                                           \
+		printf("\n");                                                  \
+		fflush(stdout);                                                \
+	} while (0)
+
+static int register_net_tx(struct io_uring *ring, int dmabuf_fd, unsigned int ifindex,
+			   unsigned int slot, unsigned int flags)
+{
+	struct ux_net_tx_buf reg = { .dmabuf_fd = (uint32_t)dmabuf_fd, .ifindex = ifindex,
+				     .buf_index = slot, .flags = flags };
+
+	return io_uring_register(ring->ring_fd, UX_IORING_REGISTER_NET_TX_BUF, &reg, 1);
+}
+
+/* Submits what is prepared and returns the first CQE's res; waits for the
+ * notification too when the first CQE says one follows. */
+static int complete_one(struct io_uring *ring, bool *copied)
+{
+	struct io_uring_cqe *cqe;
+	int res, ret;
+	bool more;
+
+	ret = io_uring_submit_and_wait(ring, 1);
+	if (ret < 0)
+		return ret;
+	for (;;) {
+		struct uringx_nictx_event ev;
+
+		ret = io_uring_wait_cqe(ring, &cqe);
+		if (ret)
+			return ret;
+		if (!tracked || !uringx_nictx_owns(cqe))
+			break;
+		uringx_nictx_complete(tracked, cqe, &ev);
+		io_uring_cqe_seen(ring, cqe);
+	}
+	res = cqe->res;
+	more = cqe->flags & IORING_CQE_F_MORE;
+	io_uring_cqe_seen(ring, cqe);
+	while (more) {
+		ret = io_uring_wait_cqe(ring, &cqe);
+		if (ret)
+			return ret;
+		if (tracked && uringx_nictx_owns(cqe)) {
+			struct uringx_nictx_event ev;
+
+			uringx_nictx_complete(tracked, cqe, &ev);
+		} else if (cqe->flags & IORING_CQE_F_NOTIF) {
+			if (copied)
+				*copied = cqe->res & IORING_NOTIF_USAGE_ZC_COPIED;
+			more = false;
+		}
+		io_uring_cqe_seen(ring, cqe);
+	}
+	return res;
+}
+
+static int send_from_slot(struct io_uring *ring, int fd, uint64_t offset, uint32_t len,
+			  unsigned int slot)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	io_uring_prep_send_zc_fixed(sqe, fd, (void *)(uintptr_t)offset, len, 0,
+				    IORING_SEND_ZC_REPORT_USAGE, slot);
+	return complete_one(ring, NULL);
+}
+
+/* The peer: in its own network namespace, accepts connections and reads
+ * them, or waits while *hold is set. */
+struct peer {
+	int lfd;
+	volatile int hold;
+	uint64_t received;
+	pthread_t thread;
+};
+
+static void *peer_main(void *arg)
+{
+	struct peer *p = arg;
+	char *buf = malloc(1 << 20);
+
+	for (;;) {
+		int fd = accept(p->lfd, NULL, NULL);
+		ssize_t n;
+
+		if (fd < 0)
+			break;
+		for (;;) {
+			while (p->hold)
+				usleep(1000);
+			n = read(fd, buf, 1 << 20);
+			if (n <= 0)
+				break;
+			__atomic_add_fetch(&p->received, (uint64_t)n, __ATOMIC_RELAXED);
+		}
+		close(fd);
+	}
+	free(buf);
+	return NULL;
+}
+
+static int start_peer(struct peer *p, uint16_t port)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port) };
+	char path[128];
+	int nsfd, own, one = 1;
+
+	/* Only this thread changes namespace, for the socket's sake. */
+	snprintf(path, sizeof(path), "/run/netns/%s", peer_netns);
+	own = open("/proc/thread-self/ns/net", O_RDONLY);
+	nsfd = open(path, O_RDONLY);
+	if (own < 0 || nsfd < 0 || setns(nsfd, CLONE_NEWNET))
+		return -errno;
+	inet_pton(AF_INET, peer_addr, &addr.sin_addr);
+	p->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(p->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(p->lfd, (struct sockaddr *)&addr, sizeof(addr)) || listen(p->lfd, 8))
+		return -errno;
+	if (setns(own, CLONE_NEWNET))
+		return -errno;
+	close(own);
+	close(nsfd);
+	return pthread_create(&p->thread, NULL, peer_main, p) ? -EAGAIN : 0;
+}
+
+static int connect_peer(uint16_t port)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, peer_addr, &addr.sin_addr);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)))
+		return -errno;
+	return fd;
+}
+
+static int loopback_pair(int *client, int *server)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET };
+	socklen_t len = sizeof(addr);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) || listen(lfd, 1) ||
+	    getsockname(lfd, (struct sockaddr *)&addr, &len))
+		return -errno;
+	*client = socket(AF_INET, SOCK_STREAM, 0);
+	if (connect(*client, (struct sockaddr *)&addr, sizeof(addr)))
+		return -errno;
+	*server = accept(lfd, NULL, NULL);
+	close(lfd);
+	return *server < 0 ? -errno : 0;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_registration(const char *ifname)
+{
+	struct uringx_nictx pool, second;
+	struct io_uring ring, bare;
+	int ret;
+
+	io_uring_queue_init(8, &ring, 0);
+	io_uring_queue_init(8, &bare, 0);
+	io_uring_register_buffers_sparse(&ring, 4);
+
+	ret = uringx_nictx_create(&pool, &bare, ifname, POOL, CHUNK, 0);
+	CHECK(ret == -ENXIO, "a ring without a buffer table: %s", uringx_strerror(ret));
+
+	ret = uringx_nictx_create(&pool, &ring, "lo", POOL, CHUNK, 0);
+	CHECK(ret == -EOPNOTSUPP && pool.reason == URINGX_REASON_NO_NETMEM_TX,
+	      "lo (no netmem TX): %s: %s", uringx_strerror(ret), uringx_reason_str(pool.reason));
+
+	ret = uringx_nictx_create(&pool, &ring, ifname, POOL, CHUNK, 9);
+	CHECK(ret == -EINVAL, "slot 9 of a 4-slot table: %s", uringx_strerror(ret));
+
+	ret = uringx_nictx_create(&pool, &ring, ifname, POOL, CHUNK, 1);
+	CHECK(ret == 0 && pool.dmabuf_id != 0, "registered on %s slot 1: binding id %u", ifname,
+	      pool.dmabuf_id);
+	if (ret)
+		goto out;
+
+	ret = register_net_tx(&ring, pool.dmabuf_fd, pool.ifindex, 1, 0);
+	CHECK(ret == -EBUSY, "a second pool on the same slot: %s", uringx_strerror(ret));
+	ret = register_net_tx(&ring, pool.dmabuf_fd, pool.ifindex, 2, 1);
+	CHECK(ret == -EINVAL, "unknown flags: %s", uringx_strerror(ret));
+	ret = register_net_tx(&ring, pool.dmabuf_fd, 999999, 2, 0);
+	CHECK(ret == -ENODEV, "no such ifindex: %s", uringx_strerror(ret));
+	ret = register_net_tx(&ring, pool.memfd, pool.ifindex, 2, 0);
+	CHECK(ret == -EINVAL, "a memfd that is not a dma-buf: %s", uringx_strerror(ret));
+
+	/* The same dma-buf may be bound twice, as netlink allows. */
+	ret = uringx_nictx_create(&second, &ring, ifname, POOL, CHUNK, 2);
+	CHECK(ret == 0 && second.dmabuf_id != pool.dmabuf_id,
+	      "a second pool on slot 2: binding id %u", second.dmabuf_id);
+	if (!ret)
+		uringx_nictx_destroy(&second);
+	uringx_nictx_destroy(&pool);
+out:
+	io_uring_queue_exit(&bare);
+	io_uring_queue_exit(&ring);
+}
+
+static void test_refusals(const char *ifname)
+{
+	struct io_uring_sqe *sqe;
+	struct uringx_nictx pool;
+	struct io_uring ring;
+	int ret, pfd[2], client = -1, server = -1, udp;
+
+	io_uring_queue_init(8, &ring, 0);
+	io_uring_register_buffers_sparse(&ring, 2);
+	ret = uringx_nictx_create(&pool, &ring, ifname, POOL, CHUNK, 0);
+	if (ret) {
+		CHECK(0, "pool for the refusal tests: %s", uringx_strerror(ret));
+		return;
+	}
+
+	pipe(pfd);
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_write_fixed(sqe, pfd[1], (void *)0, 4096, 0, 0);
+	ret = complete_one(&ring, NULL);
+	CHECK(ret == -EOPNOTSUPP, "WRITE_FIXED from the slot: %s", uringx_strerror(ret));
+
+	loopback_pair(&client, &server);
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_send(sqe, client, (void *)0, 4096, 0);
+	sqe->ioprio |= IORING_RECVSEND_FIXED_BUF;
+	sqe->buf_index = 0;
+	ret = complete_one(&ring, NULL);
+	CHECK(ret == -EOPNOTSUPP, "plain SEND with the slot: %s", uringx_strerror(ret));
+
+	ret = send_from_slot(&ring, client, 0, 4096, 0);
+	CHECK(ret == -ENODEV, "SEND_ZC over lo, not the pool's device: %s", uringx_strerror(ret));
+
+	ret = send_from_slot(&ring, client, POOL - 100, 4096, 0);
+	CHECK(ret == -EFAULT, "a range past the pool's end: %s", uringx_strerror(ret));
+
+	udp = socket(AF_INET, SOCK_DGRAM, 0);
+	{
+		struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(9) };
+
+		inet_pton(AF_INET, peer_addr, &addr.sin_addr);
+		connect(udp, (struct sockaddr *)&addr, sizeof(addr));
+	}
+	ret = send_from_slot(&ring, udp, 0, 1000, 0);
+	CHECK(ret == -EOPNOTSUPP, "SEND_ZC from the slot on UDP: %s", uringx_strerror(ret));
+
+	close(udp);
+	close(client);
+	close(server);
+	close(pfd[0]);
+	close(pfd[1]);
+	uringx_nictx_destroy(&pool);
+	io_uring_queue_exit(&ring);
+}
+
+/* Sends queued behind a full receive window keep the pool alive after its
+ * slot is cleared, and complete; the cleared slot then refuses. */
+static void test_clear_in_flight(const char *ifname, struct peer *peer, uint16_t port)
+{
+	struct uringx_nictx pool;
+	struct io_uring_cqe *cqe;
+	struct io_uring ring;
+	uint64_t want = 0, got_bytes = 0, start;
+	int ret, fd, sends = 8, firsts = 0, notifs = 0, copied = 0, errors = 0;
+	double deadline;
+
+	io_uring_queue_init(64, &ring, 0);
+	io_uring_register_buffers_sparse(&ring, 1);
+	ret = uringx_nictx_create(&pool, &ring, ifname, POOL, CHUNK, 0);
+	fd = connect_peer(port);
+	if (ret || fd < 0) {
+		CHECK(0, "pool and connection for the in-flight test: %s / %s",
+		      uringx_strerror(ret), uringx_strerror(fd));
+		return;
+	}
+	start = __atomic_load_n(&peer->received, __ATOMIC_RELAXED);
+	peer->hold = 1;
+	for (int i = 0; i < sends; i++) {
+		int chunk = uringx_nictx_alloc(&pool);
+
+		memset(uringx_nictx_chunk(&pool, (uint32_t)chunk), 'a' + i, CHUNK);
+		uringx_nictx_prep_send(&pool, io_uring_get_sqe(&ring), fd, (uint32_t)chunk, 0,
+				       CHUNK, (uint32_t)i, MSG_WAITALL);
+		want += CHUNK;
+	}
+	io_uring_submit(&ring);
+	usleep(200000);
+	/* Clear the slot while the peer reads nothing: sends are still queued. */
+	{
+		struct iovec empty = { 0 };
+
+		ret = io_uring_register_buffers_update_tag(&ring, 0, &empty, NULL, 1);
+		CHECK(ret == 1, "slot cleared with %u sends in flight", pool.in_flight);
+	}
+	peer->hold = 0;
+	deadline = now() + 20;
+	while ((firsts < sends || notifs < sends) && now() < deadline) {
+		struct __kernel_timespec ts = { .tv_sec = 1 };
+		struct uringx_nictx_event ev;
+
+		if (io_uring_wait_cqe_timeout(&ring, &cqe, &ts))
+			continue;
+		if (!uringx_nictx_complete(&pool, cqe, &ev)) {
+			if (ev.kind == URINGX_NICTX_SENT) {
+				firsts++;
+				if (ev.res < 0)
+					errors++;
+				else
+					got_bytes += (uint64_t)ev.res;
+			} else {
+				notifs++;
+			}
+		}
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	copied = (int)pool.copied_notifications;
+	CHECK(firsts == sends && notifs == sends && !errors && got_bytes == want && !copied,
+	      "after the clear: %d/%d sends (%llu bytes), %d notifications, %d errors, %d copied",
+	      firsts, sends, (unsigned long long)got_bytes, notifs, errors, copied);
+	deadline = now() + 10;
+	while (__atomic_load_n(&peer->received, __ATOMIC_RELAXED) - start < want && now() < deadline)
+		usleep(10000);
+	CHECK(__atomic_load_n(&peer->received, __ATOMIC_RELAXED) - start == want,
+	      "the peer received all %llu bytes", (unsigned long long)want);
+
+	ret = send_from_slot(&ring, fd, 0, 4096, 0);
+	CHECK(ret == -EFAULT, "SEND_ZC on the cleared slot: %s", uringx_strerror(ret));
+
+	close(fd);
+	uringx_nictx_destroy(&pool);	/* the slot is clear already: frees the memory */
+	io_uring_queue_exit(&ring);
+}
+
+/* The device goes away under a registered pool with data in flight. */
+static void test_device_removal(const char *ifname, const char *nsim_id, uint16_t port)
+{
+	struct linger abort_close = { .l_onoff = 1, .l_linger = 0 };
+	struct uringx_nictx pool;
+	struct io_uring ring;
+	int ret, fd, chunk, del;
+	double t0;
+
+	io_uring_queue_init(64, &ring, 0);
+	io_uring_register_buffers_sparse(&ring, 1);
+	ret = uringx_nictx_create(&pool, &ring, ifname, POOL, CHUNK, 0);
+	fd = connect_peer(port);
+	if (ret || fd < 0) {
+		CHECK(0, "pool and connection for the removal test: %s / %s",
+		      uringx_strerror(ret), uringx_strerror(fd));
+		return;
+	}
+	tracked = &pool;
+	ret = send_from_slot(&ring, fd, 0, CHUNK, 0);
+	CHECK(ret > 0, "a send before the removal: %d bytes queued", ret);
+
+	/* Queue a send the peer will never acknowledge, then remove the device. */
+	chunk = uringx_nictx_alloc(&pool);
+	uringx_nictx_prep_send(&pool, io_uring_get_sqe(&ring), fd, (uint32_t)chunk, 0, CHUNK, 0,
+			       0);
+	io_uring_submit(&ring);
+	del = open("/sys/bus/netdevsim/del_device", O_WRONLY);
+	ret = del >= 0 && write(del, nsim_id, strlen(nsim_id)) > 0 ? 0 : -errno;
+	if (del >= 0)
+		close(del);
+	CHECK(ret == 0, "netdevsim%s removed under the pool", nsim_id);
+
+	ret = send_from_slot(&ring, fd, 0, 4096, 0);
+	CHECK(ret == -ENODEV, "a send after the removal: %s", uringx_strerror(ret));
+
+	/* An abortive close frees the unacknowledged data: every notification comes. */
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_close, sizeof(abort_close));
+	close(fd);
+	t0 = now();
+	while (pool.in_flight && now() - t0 < 20) {
+		struct __kernel_timespec ts = { .tv_sec = 1 };
+		struct uringx_nictx_event ev;
+		struct io_uring_cqe *cqe;
+
+		if (io_uring_wait_cqe_timeout(&ring, &cqe, &ts))
+			continue;
+		uringx_nictx_complete(&pool, cqe, &ev);
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	CHECK(pool.in_flight == 0, "every send of the removed device notified (%u left)",
+	      pool.in_flight);
+	/* Unbinding now unmaps for a device that is gone. */
+	tracked = NULL;
+	uringx_nictx_destroy(&pool);
+	io_uring_queue_exit(&ring);
+	CHECK(1, "pool unbound and ring closed after the removal");
+}
+
+int main(int argc, char **argv)
+{
+	struct peer peer = { 0 };
+	int ret;
+
+	if (argc != 5) {
+		fprintf(stderr, "usage: nictx_test IFNAME NSIM_ID PEER_NETNS PEER_ADDR\n");
+		return 2;
+	}
+	peer_netns = argv[3];
+	peer_addr = argv[4];
+	ret = start_peer(&peer, 7300);
+	if (ret) {
+		fprintf(stderr, "nictx_test: peer in %s: %s\n", peer_netns, strerror(-ret));
+		return 1;
+	}
+	test_registration(argv[1]);
+	test_refusals(argv[1]);
+	test_clear_in_flight(argv[1], &peer, 7300);
+	test_device_removal(argv[1], argv[2], 7300);
+	printf("nictx_test: %s (%d failure%s)\n", failures ? "FAIL" : "ok", failures,
+	       failures == 1 ? "" : "s");
+	fflush(stdout);
+	_exit(failures ? 1 : 0);
+}
