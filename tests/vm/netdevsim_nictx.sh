@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Inside the zcnet VM (kernel/run-vm): zero-copy send from a pool the NIC
 # has DMA-mapped once (IORING_REGISTER_NET_TX_BUF, kernel/patches), on a
-# netdevsim pair. The same verified 32 MiB stream is sent twice, from
-# ordinary registered buffers (SEND_ZC) and from the NIC-registered pool,
-# and the sender port's transmit DMA counters say what each cost: page frags
-# DMA-mapped per packet against net_iov frags that carry the address mapped
-# at registration. Then nictx_test covers refusals, a slot cleared with
-# sends in flight and the device removed under a live pool.
+# netdevsim pair. The same 64 MiB stream is sent twice, from ordinary
+# registered buffers (SEND_ZC) and from the NIC-registered pool, into a zcrx
+# receiver on the peer's queue 0 that verifies every byte, and the sender
+# port's transmit DMA counters say what each cost: page frags DMA-mapped per
+# packet against net_iov frags that carry the address mapped at
+# registration. Then zcnet's TxPool in NIC-registered mode behind
+# zcnet-proxy, and nictx_test: refusals, a slot cleared with sends in flight,
+# the device removed under a live pool. Booted with kmemleak=on: nothing of
+# the whole run may leak.
 #
 # Usage: netdevsim_nictx.sh BUILD_DIR
 set -euo pipefail
@@ -14,12 +17,19 @@ set -euo pipefail
 build=$1
 stream=$build/examples/uringx-stream
 nictx_test=$build/tests/zcnet-nictx-test
-bytes=32M
+bytes=64M
+nbytes_want=$((64 << 20))
 
 fail() { echo "netdevsim_nictx: FAIL: $*"; exit 1; }
 
+[ -w /sys/kernel/debug/kmemleak ] ||
+	fail "kmemleak is not enabled on this boot (kernel/run-vm --append kmemleak=on)"
+echo clear >/sys/kernel/debug/kmemleak
+
 . "$(dirname "$0")/netdevsim_pair.sh"
 nsim_pair 21 22
+# The receiver takes the stream through zcrx on the peer's queue 0.
+ip netns exec zc-b ethtool -G "$if_b" tcp-data-split on
 tx=/sys/kernel/debug/netdevsim/netdevsim21/ports/0
 for f in tx_dma_maps tx_netmem_frags tx_netmem_bytes; do
 	[ -r "$tx/$f" ] || fail "no $tx/$f (kernel without the netdevsim TX DMA patch?)"
@@ -29,7 +39,7 @@ counters() { echo "$(cat "$tx/tx_dma_maps") $(cat "$tx/tx_netmem_frags") $(cat "
 run_stream() {	# port send-kind -> sender output in $sent, counter deltas in $maps $frags $nbytes
 	local port=$1 kind=$2 before after
 	ip netns exec zc-b "$stream" --listen 192.0.2.2:"$port" --bytes "$bytes" --verify \
-		>/tmp/nictx-receiver.log 2>&1 &
+		--rx zcrx --ifname "$if_b" --queue 0 >/tmp/nictx-receiver.log 2>&1 &
 	local receiver=$!
 	before=$(counters)
 	sent=$(ip netns exec zc-a "$stream" --connect 192.0.2.2:"$port" --bytes "$bytes" \
@@ -38,6 +48,10 @@ run_stream() {	# port send-kind -> sender output in $sent, counter deltas in $ma
 	wait "$receiver" || { cat /tmp/nictx-receiver.log; fail "--send $kind: receiver failed"; }
 	grep -q 'every byte matched' /tmp/nictx-receiver.log ||
 		{ cat /tmp/nictx-receiver.log; fail "--send $kind: stream not verified"; }
+	grep -q '^receive mechanism: zcrx' /tmp/nictx-receiver.log ||
+		{ cat /tmp/nictx-receiver.log; fail "--send $kind: the receiver did not use zcrx"; }
+	grep -q '^zcrx: kernel copy fallback 0 completions, 0 bytes' /tmp/nictx-receiver.log ||
+		{ cat /tmp/nictx-receiver.log; fail "--send $kind: the zcrx receiver copied"; }
 	after=$(counters)
 	read -r m0 f0 b0 <<<"$before"
 	read -r m1 f1 b1 <<<"$after"
@@ -53,10 +67,10 @@ zc_maps=$maps
 
 run_stream 7200 nic
 echo "$sent" | grep -q ', 0 copied' || fail "the NIC-registered pool's sends were reported copied"
-[ "$nbytes" -ge $((32 << 20)) ] || fail "only $nbytes of 32 MiB left as net_iov frags"
+[ "$nbytes" -eq "$nbytes_want" ] || fail "$nbytes bytes left as net_iov frags, not the $nbytes_want sent"
 [ "$maps" -lt $((zc_maps / 100)) ] ||
 	fail "the NIC-registered pool still mapped $maps page frags (registered buffers: $zc_maps)"
-echo "DMA maps per MiB sent: registered buffers $((zc_maps / 32)), NIC-registered pool $((maps / 32))"
+echo "DMA maps per MiB sent: registered buffers $((zc_maps / 64)), NIC-registered pool $((maps / 64))"
 
 # zcnet's TxPool in NIC-registered mode: uringx-stream (zc-a, loopback) ->
 # zcnet-proxy --tx-nic (zc-a, SendZc from the NIC-registered pool) ->
@@ -87,8 +101,17 @@ grep -q 'bytes zero-copy and 0 copied; copy fallback not engaged' "$proxy_log" |
 read -r m0 f0 b0 <<<"$before"
 read -r m1 f1 b1 <<<"$(counters)"
 echo "zcnet-proxy --tx-nic: tx_netmem_bytes +$((b1 - b0)), tx_dma_maps +$((m1 - m0))"
-[ $(((b1 - b0) * 10)) -ge $((32 * 1024 * 1024 * 9)) ] ||
-	fail "only $((b1 - b0)) bytes of the proxied 32 MiB left as net_iov frags"
+[ $(((b1 - b0) * 10)) -ge $((nbytes_want * 9)) ] ||
+	fail "only $((b1 - b0)) bytes of the proxied $nbytes_want left as net_iov frags"
 
 ip netns exec zc-a "$nictx_test" "$if_a" 21 zc-b 192.0.2.2 || fail "nictx_test"
+
+# Leaks: pools, bindings and the removed device's are all gone by now;
+# scan twice (objects are reported once unreferenced for a few seconds).
+echo scan >/sys/kernel/debug/kmemleak; sleep 6
+echo scan >/sys/kernel/debug/kmemleak
+leaks=$(cat /sys/kernel/debug/kmemleak)
+n=$(grep -c '^unreferenced object' <<<"$leaks" || true)
+echo "kmemleak: $n object(s) leaked while the test ran"
+[ "$n" = 0 ] || { echo "$leaks"; fail "kmemleak: $n leaked object(s)"; }
 echo "netdevsim_nictx: ok"
