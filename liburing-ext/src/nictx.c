@@ -141,23 +141,36 @@ int uringx_nictx_prep_send(struct uringx_nictx *p, struct io_uring_sqe *sqe, int
 	return 0;
 }
 
+/* A small ring with a one-slot buffer table for a probe; 0 or -errno in @out. */
+static int probe_ring(struct io_uring *ring, struct uringx_nictx_verdict *out)
+{
+	int ret = io_uring_queue_init(4, ring, 0);
+
+	if (ret) {
+		out->err = ret;
+		out->reason = URINGX_REASON_KERNEL_NO_IO_URING;
+		return ret;
+	}
+	ret = io_uring_register_buffers_sparse(ring, 1);
+	if (ret) {
+		out->err = ret;
+		out->reason = URINGX_REASON_OTHER;
+		io_uring_queue_exit(ring);
+	}
+	return ret;
+}
+
 /* One-page pool on @ifname; @out gets the outcome. */
 static void try_pool(const char *ifname, struct uringx_nictx_verdict *out)
 {
+	long page = sysconf(_SC_PAGESIZE);
 	struct uringx_nictx pool;
 	struct io_uring ring;
 	int ret;
 
-	ret = io_uring_queue_init(4, &ring, 0);
-	if (ret) {
-		out->err = ret;
-		out->reason = URINGX_REASON_KERNEL_NO_IO_URING;
+	if (probe_ring(&ring, out))
 		return;
-	}
-	ret = io_uring_register_buffers_sparse(&ring, 1);
-	if (!ret)
-		ret = uringx_nictx_create(&pool, &ring, ifname, (size_t)sysconf(_SC_PAGESIZE),
-					  (uint32_t)sysconf(_SC_PAGESIZE), 0);
+	ret = uringx_nictx_create(&pool, &ring, ifname, (size_t)page, (uint32_t)page, 0);
 	out->err = ret;
 	out->reason = ret ? pool.reason : URINGX_REASON_NONE;
 	if (!ret)
@@ -174,20 +187,12 @@ static void kernel_check(struct uringx_nictx_verdict *out)
 {
 	struct ux_net_tx_buf reg = { .dmabuf_fd = UINT32_MAX };
 	struct io_uring ring;
-	int ret;
 
 	reg.ifindex = if_nametoindex("lo");
-	ret = io_uring_queue_init(4, &ring, 0);
-	if (ret) {
-		out->err = ret;
-		out->reason = URINGX_REASON_KERNEL_NO_IO_URING;
+	if (probe_ring(&ring, out))
 		return;
-	}
-	ret = io_uring_register_buffers_sparse(&ring, 1);
-	if (!ret)
-		ret = io_uring_register(ring.ring_fd, UX_IORING_REGISTER_NET_TX_BUF, &reg, 1);
-	out->err = ret;
-	out->reason = nic_register_reason(ret);
+	out->err = io_uring_register(ring.ring_fd, UX_IORING_REGISTER_NET_TX_BUF, &reg, 1);
+	out->reason = nic_register_reason(out->err);
 	io_uring_queue_exit(&ring);
 }
 
