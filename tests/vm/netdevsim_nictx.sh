@@ -67,7 +67,8 @@ zc_maps=$maps
 
 run_stream 7200 nic
 echo "$sent" | grep -q ', 0 copied' || fail "the NIC-registered pool's sends were reported copied"
-[ "$nbytes" -eq "$nbytes_want" ] || fail "$nbytes bytes left as net_iov frags, not the $nbytes_want sent"
+# At least every byte sent (a TCP retransmission sends some twice).
+[ "$nbytes" -ge "$nbytes_want" ] || fail "only $nbytes bytes left as net_iov frags, of $nbytes_want sent"
 [ "$maps" -lt $((zc_maps / 100)) ] ||
 	fail "the NIC-registered pool still mapped $maps page frags (registered buffers: $zc_maps)"
 echo "DMA maps per MiB sent: registered buffers $((zc_maps / 64)), NIC-registered pool $((maps / 64))"
