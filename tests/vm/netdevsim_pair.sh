@@ -44,5 +44,11 @@ nsim_pair() {
 	for ns in zc-a zc-b; do ip -n $ns link set lo up; done
 	ip -n zc-a link set "$if_a" up
 	ip -n zc-b link set "$if_b" up
+	# Permanent neighbours: no ARP frame lands on a queue mid-measurement.
+	local mac_a mac_b
+	mac_a=$(ip netns exec zc-a cat /sys/class/net/"$if_a"/address)
+	mac_b=$(ip netns exec zc-b cat /sys/class/net/"$if_b"/address)
+	ip -n zc-a neigh replace 192.0.2.2 lladdr "$mac_b" dev "$if_a" nud permanent
+	ip -n zc-b neigh replace 192.0.2.1 lladdr "$mac_a" dev "$if_b" nud permanent
 	echo "netdevsim pair: $if_a (zc-a, 192.0.2.1) <-> $if_b (zc-b, 192.0.2.2)"
 }

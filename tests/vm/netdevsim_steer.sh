@@ -101,6 +101,19 @@ for _ in range(n):
 ' "$1" "$2"
 	wait "$server" >/dev/null
 }
+# Frames of earlier flows (their last ACKs, FINs) may still be on the way:
+# start a count once the queues have been quiet for half a second.
+settle() {
+	local prev now
+	prev=$(counts)
+	for _ in $(seq 20); do
+		sleep 0.5
+		now=$(counts)
+		[ "$now" = "$prev" ] && return 0
+		prev=$now
+	done
+}
+settle
 before=$(counts)
 flows 64 7400
 d=($(delta "$before" "$(counts)"))
@@ -108,6 +121,7 @@ echo "frames per queue, 64 flows, default table: ${d[*]}"
 for q in 0 1 2 3; do [ "${d[q]}" -gt 0 ] || fail "RSS put none of 64 flows on queue $q"; done
 
 ip netns exec zc-b ethtool -X "$if_b" equal 2
+settle
 before=$(counts)
 flows 64 7401
 d=($(delta "$before" "$(counts)"))
@@ -120,6 +134,7 @@ echo "$ctx_out"
 ctx=$(sed -nE 's/.*New RSS context is ([0-9]+).*/\1/p' <<<"$ctx_out")
 [ -n "$ctx" ] || fail "no RSS context created"
 ethn flow-type tcp4 dst-port 7402 context "$ctx" loc 20
+settle
 before=$(counts)
 flows 16 7402
 d=($(delta "$before" "$(counts)"))
