@@ -119,12 +119,13 @@ void RxStreamState::Arm() {
   }
   io_uring_sqe* sqe = ring_->GetSqe();
   uringx_rxsrc_prep_recv(pool->src, sqe, fd_);
-  // The kernel ends the receive once it has taken what the quota leaves
-  // (filled buffers; small receives are bounded by the cancel at the
-  // quota instead). Kernels before the limit ignore it.
+  // The kernel ends the receive once it has taken what the quota leaves, or
+  // kArmBuffers buffers' worth (filled buffers; small receives are bounded
+  // by the cancel at the quota instead). Kernels before the limit ignore it.
+  arm_bytes = arm_cqes = 0;
   if (pool->quota_buf_bytes && held < pool->quota)
     sqe->optlen = static_cast<uint32_t>(std::min<uint64_t>(
-        uint64_t{pool->quota - held} * pool->quota_buf_bytes, UINT32_MAX));
+        uint64_t{std::min(pool->quota - held, arm_bufs)} * pool->quota_buf_bytes, UINT32_MAX));
   Ring::SetOp(sqe, this);
   ring_->AddInFlight();
   armed_ = true;
@@ -149,7 +150,9 @@ void RxStreamState::OnCqe(Operation* op, const io_uring_cqe* cqe) {
   }
   // After a decode error the stream has a hole: what comes later is
   // returned, never delivered.
+  if (ev.nr_views) s->arm_cqes++;
   for (uint32_t i = 0; i < ev.nr_views; i++) {
+    s->arm_bytes += pool->scratch[i].len;
     if (s->error == -EPROTO) {
       uringx_rxsrc_release(pool->src, pool->scratch[i].token);
     } else {
@@ -183,6 +186,7 @@ void RxStreamState::OnCqe(Operation* op, const io_uring_cqe* cqe) {
   if (s->error) {
     // Failed: no re-arm; the receive's last CQEs only return their buffers.
   } else if (ev.rearm && !ev.out_of_buffers) {
+    s->AdaptArmLimit(!ev.armed && !ev.error);
     s->RearmUnlessPaused();
   } else if (ev.out_of_buffers) {
     pool->out_of_buffers++;
@@ -204,6 +208,14 @@ void RxStreamState::OnCqe(Operation* op, const io_uring_cqe* cqe) {
   s->WakeIfReady();  // may destroy the stream (then the state is orphaned)
   pool->dispatching--;
   pool->MaybeFree();
+}
+
+void RxStreamState::AdaptArmLimit(bool ended_by_limit) {
+  uint32_t buf = pool->quota_buf_bytes;
+  // Ended on its own with the limit used up, CQEs averaging over a buffer.
+  bool bulk = ended_by_limit && buf && arm_cqes &&
+              arm_bytes >= uint64_t{arm_bufs} * buf && arm_bytes / arm_cqes > buf;
+  arm_bufs = bulk ? std::min(arm_bufs * 4, RxPoolCore::kMaxArmBuffers) : RxPoolCore::kArmBuffers;
 }
 
 void RxStreamState::RearmUnlessPaused() {

@@ -199,15 +199,15 @@ Task<Received> ConsumeThenSet(RxPool& pool, int fd, uint64_t seed, bool& done) {
 // One consumer that never lets go cannot take a shared pool from the others:
 // at its quota its receive stops (its data waits in its socket), the other
 // stream gets the rest of the pool, and once it lets go it gets all its data.
-TEST(RecvStream, AHoardingConsumerCannotStarveAnotherStreamOfTheSharedPool) {
+void ExpectHoarderCannotStarveTheOther(uint32_t buffers) {
   auto ring = MakeRing();
-  RxPool::Options o = TinyPbufOptions(false, 16);
+  RxPool::Options o = TinyPbufOptions(false, buffers);
   auto pool = RxPool::Create(*ring, o);
   ASSERT_TRUE(pool.ok()) << pool.status();
-  EXPECT_EQ((*pool)->stream_quota(), 8u) << "default quota: half the pool";
+  EXPECT_EQ((*pool)->stream_quota(), buffers / 2) << "default quota: half the pool";
   auto hoarder = testsupport::MakeTcpPair();
   auto other = testsupport::MakeTcpPair();
-  const uint64_t total = 4u << 20;
+  const uint64_t total = std::max<uint64_t>(4u << 20, uint64_t{buffers} << 14);  // 4+ pools each
   StreamSender hoarder_tx(hoarder.client.Release(), 21, total, 65536, SenderEnd::kClose);
   StreamSender other_tx(other.client.Release(), 22, total, 65536, SenderEnd::kClose);
   bool other_done = false;
@@ -222,8 +222,20 @@ TEST(RecvStream, AHoardingConsumerCannotStarveAnotherStreamOfTheSharedPool) {
   ExpectWholeStream(r, total);  // without the quota: a hang, the hoarder holds the pool
   ExpectWholeStream(h, total);
   EXPECT_GE((*pool)->quota_pauses(), 1u) << "the hoarder never reached its quota";
-  EXPECT_LT(h.max_held, 16u) << "the hoarder took the whole pool";
+  EXPECT_LT(h.max_held, buffers) << "the hoarder took the whole pool";
   EXPECT_EQ((*pool)->outstanding(), 0u);
+}
+
+// A quota under RxPoolCore::kArmBuffers: each receive is limited to what the
+// quota leaves.
+TEST(RecvStream, AHoardingConsumerCannotStarveAnotherStreamOfTheSharedPool) {
+  ExpectHoarderCannotStarveTheOther(16);
+}
+
+// A quota far above kArmBuffers: each receive is limited to 16 buffers'
+// worth, and the hoarder stops at the first CQE that takes it to its quota.
+TEST(RecvStream, AHoardingConsumerOfALargePoolCannotStarveAnotherStream) {
+  ExpectHoarderCannotStarveTheOther(512);
 }
 
 // A stream alone on its pool is not bound by the quota: it may hold every

@@ -148,22 +148,30 @@ TEST(Pbufring, IncrementalBuffersHoldSeveralReceives) {
 
 // Cancels race with live data: whatever the kernel had delivered before the
 // cancel is kept, the rest waits in the socket for the re-armed receive.
+// Whether a cancel finds the receive armed depends on scheduling (when the
+// kernel outruns the loop, each receive ends on ENOBUFS first), so streams
+// are repeated, each verified whole, until cancels have hit armed receives.
 TEST(Pbufring, CancelsDuringTrafficLoseNothing) {
-  Ring ring;
-  auto src = MakePbufSource(ring.get(), 256, 2048, 0);
-  ASSERT_TRUE(src);
-  auto pair = testsupport::MakeTcpPair();
-  const uint64_t total = 4u << 20;
-  StreamSender sender(pair.client.Release(), 5, total, 1024, SenderEnd::kClose);
-  RxLoopOptions options;
-  options.cancel_after_cqes = 8;
-  auto r = RunRxLoop(ring.get(), src.get(), pair.server.get(), 5, options);
-  std::printf("cancels that hit an armed receive: %llu of %llu arms\n",
-              static_cast<unsigned long long>(r.cancels), static_cast<unsigned long long>(r.arms));
-  EXPECT_GT(r.cancels, 0u) << "no cancel hit an armed receive: the test tested nothing";
-  EXPECT_EQ(r.first_mismatch, -1);
-  EXPECT_EQ(r.bytes, total);
-  EXPECT_TRUE(r.eof);
+  uint64_t found = 0;
+  for (int attempt = 1; attempt <= 8 && found == 0; attempt++) {
+    Ring ring;
+    auto src = MakePbufSource(ring.get(), 256, 2048, 0);
+    ASSERT_TRUE(src);
+    auto pair = testsupport::MakeTcpPair();
+    const uint64_t total = 4u << 20;
+    StreamSender sender(pair.client.Release(), 5, total, 1024, SenderEnd::kClose);
+    RxLoopOptions options;
+    options.cancel_after_cqes = 8;
+    auto r = RunRxLoop(ring.get(), src.get(), pair.server.get(), 5, options);
+    std::printf("stream %d: cancels that found an armed receive: %llu, receives they ended: "
+                "%llu, arms: %llu\n", attempt, static_cast<unsigned long long>(r.cancels_found),
+                static_cast<unsigned long long>(r.cancels), static_cast<unsigned long long>(r.arms));
+    EXPECT_EQ(r.first_mismatch, -1);
+    EXPECT_EQ(r.bytes, total);
+    EXPECT_TRUE(r.eof);
+    found += r.cancels_found;
+  }
+  EXPECT_GT(found, 0u) << "no cancel hit an armed receive in 8 streams: the test tested nothing";
 }
 
 // Deterministic end and re-arm: a receive parked on an empty socket is

@@ -62,7 +62,12 @@ RxLoopResult RunRxLoop(io_uring* ring, uringx_rxsrc* src, int fd, uint64_t seed,
         r.zcrx_events++;
         continue;
       }
-      if (ud == kCancelTag) continue;
+      if (ud == kCancelTag) {
+        // 0: the receive was found and cancelled; -EALREADY: found while
+        // running, it ends at its next completion. -ENOENT: it had ended.
+        if (cqe->res == 0 || cqe->res == -EALREADY) r.cancels_found++;
+        continue;
+      }
       if (ud != kRecvTag) {
         r.loop_error = -EPROTO;
         continue;

@@ -32,7 +32,8 @@ struct RxLoopResult {
   uint64_t data_cqes = 0;
   uint64_t arms = 0;
   uint64_t starved_rearms = 0;   // out_of_buffers endings
-  uint64_t cancels = 0;
+  uint64_t cancels = 0;        // receives ended by a cancel (-ECANCELED)
+  uint64_t cancels_found = 0;  // cancels that found the receive armed
   uint32_t max_views_per_cqe = 0;
   uint64_t buf_more_cqes = 0;    // IORING_CQE_F_BUF_MORE seen
   uint64_t zcrx_events = 0;

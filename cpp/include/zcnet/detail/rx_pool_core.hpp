@@ -43,8 +43,19 @@ struct RxPoolCore {
   uint32_t resume_at = 0;
   // Buffer size of a buffer ring: a receive is armed with a byte limit
   // (multishot IORING_OP_RECV's sqe->optlen) of what the stream may still
-  // take; 0 for zcrx, where only the cancel at the quota bounds it.
+  // take, at most kArmBuffers buffers' worth; 0 for zcrx, where only the
+  // cancel at the quota bounds it.
   uint32_t quota_buf_bytes = 0;
+  // Why a cap: with a limit, a bundle receive maps as many ring buffers as
+  // the limit could fill (up to 256) before each receive into an empty
+  // socket, even for a 100-byte request, where an unlimited one maps one.
+  // A stream starts at kArmBuffers; one whose receives run out of their
+  // limit with CQEs of more than a buffer each (bulk: its socket is rarely
+  // empty, so the mapping is paid rarely) gets four times as much per arm,
+  // up to kMaxArmBuffers, and is re-armed less often; any other end of a
+  // receive brings it back to kArmBuffers.
+  static constexpr uint32_t kArmBuffers = 16;
+  static constexpr uint32_t kMaxArmBuffers = 256;
   uint64_t quota_pauses = 0;
   size_t streams = 0;  // live RecvStreams
   size_t states = 0;   // stream states, orphaned ones included
@@ -81,6 +92,12 @@ struct RxStreamState : MultishotStream<RxStreamState> {
   uint32_t held = 0;     // views queued or handed out, not yet released
   bool paused = false;   // over its quota: not re-armed until it holds resume_at
   bool quota_cancel = false;  // the receive was cancelled for the quota
+  // The armed receive's byte limit in buffers, and what it has brought.
+  uint32_t arm_bufs = RxPoolCore::kArmBuffers;
+  uint64_t arm_bytes = 0;
+  uint64_t arm_cqes = 0;
+  // Sets arm_bufs for the next receive from how the last one ended.
+  void AdaptArmLimit(bool ended_by_limit);
   bool eof = false;
   int error = 0;
   RxStreamState* next_starved = nullptr;
