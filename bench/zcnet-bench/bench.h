@@ -71,6 +71,7 @@ struct server_run {
 	enum serve_mode mode;
 	const int *fds;
 	int nr_fds;
+	int first_conn;			/* connection number of fds[0] (--threads slices) */
 	int cpu;			/* pin here; -1: do not pin */
 	const char *zcrx_ifname;	/* NIC for zcrx; NULL: NODEV copy mode */
 	unsigned int zcrx_queue;

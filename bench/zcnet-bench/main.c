@@ -13,7 +13,11 @@
  *
  * usage: zcnet-bench [--quick] [--trials N] [--json F] [--csv F] [--chart F.svg]
  *                    [--workloads LIST] [--strategies LIST] [--zcrx-ifname IF]
- *                    [--zcrx-queue N] [--list]
+ *                    [--zcrx-queue N] [--threads N] [--list]
+ *
+ * --threads N: N server threads, each serving its share of the connections
+ * with its own ring and pool (a ring per thread); CPU per request or per GB
+ * is the sum over them.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -48,6 +52,7 @@ struct options {
 	const char *zcrx_ifname;
 	unsigned int zcrx_queue;
 	unsigned int pbuf_bufs;
+	unsigned int threads;		/* server threads, a ring each; connections split */
 	bool list;
 };
 
@@ -117,6 +122,70 @@ static void server_init(struct server_thread *st, const struct rx_strategy *s,
 	st->run.rx_out_of_buffers = -1;
 }
 
+/* The server side of a trial: @n threads, each serving its slice of the
+ * connections with its own instance of the strategy (its own ring and pool:
+ * a ring per thread). @run is what they measured, merged.
+ */
+#define MAX_SERVER_THREADS 16
+
+struct server_group {
+	int n;
+	struct server_thread st[MAX_SERVER_THREADS];
+	struct server_run run;
+};
+
+static void group_init(struct server_group *g, const struct rx_strategy *s,
+		       enum serve_mode mode, const int *fds, int nfds, const struct options *o)
+{
+	int n = (int)o->threads;
+
+	if (n > nfds)
+		n = nfds;
+	g->n = n;
+	for (int i = 0; i < n; i++) {
+		int lo = nfds * i / n, hi = nfds * (i + 1) / n;
+
+		server_init(&g->st[i], s, mode, fds + lo, hi - lo, o);
+		g->st[i].run.first_conn = lo;
+		if (n > 1)
+			g->st[i].run.cpu = -1;	/* the scheduler spreads them */
+	}
+}
+
+static void group_start(struct server_group *g)
+{
+	for (int i = 0; i < g->n; i++)
+		pthread_create(&g->st[i].thread, NULL, server_main, &g->st[i]);
+	for (int i = 0; i < g->n; i++)
+		gate_wait(&g->st[i].gate);
+}
+
+static void group_join(struct server_group *g)
+{
+	struct server_run *m = &g->run;
+
+	for (int i = 0; i < g->n; i++)
+		pthread_join(g->st[i].thread, NULL);
+	*m = g->st[0].run;
+	for (int i = 1; i < g->n; i++) {
+		const struct server_run *r = &g->st[i].run;
+
+		m->bytes += r->bytes;
+		m->syscalls += r->syscalls;
+		m->cqes += r->cqes;
+		m->bad_bytes += r->bad_bytes;
+		m->cpu_ns += r->cpu_ns;
+		if (m->rx_copied == RX_COPIED_UNKNOWN || r->rx_copied == RX_COPIED_UNKNOWN)
+			m->rx_copied = RX_COPIED_UNKNOWN;
+		else
+			m->rx_copied += r->rx_copied;
+		if (m->rx_out_of_buffers >= 0 && r->rx_out_of_buffers >= 0)
+			m->rx_out_of_buffers += r->rx_out_of_buffers;
+		if (!m->error)
+			m->error = r->error;
+	}
+}
+
 static void fail(struct trial *t, const char *what, int err)
 {
 	if (!t->failure[0])
@@ -127,17 +196,23 @@ static void fail(struct trial *t, const char *what, int err)
 /* Both sides have finished: closes the connections and takes the server's
  * side of the trial.
  */
-static void finish_trial(struct trial *t, struct server_thread *st, const int *cfds,
+static void finish_trial(struct trial *t, struct server_group *g, const int *cfds,
 			 const int *sfds, int n)
 {
-	gate_destroy(&st->gate);
+	int ret = 0;
+
+	for (int i = 0; i < g->n; i++) {
+		gate_destroy(&g->st[i].gate);
+		if (!ret)
+			ret = g->st[i].ret;
+	}
 	close_fds(cfds, n);
 	close_fds(sfds, n);
-	snprintf(t->detail, sizeof(t->detail), "%s", st->run.detail);
-	t->bytes = st->run.bytes;
+	snprintf(t->detail, sizeof(t->detail), "%s", g->run.detail);
+	t->bytes = g->run.bytes;
 	t->verified = true;
-	if (st->ret)
-		fail(t, "server", st->ret);
+	if (ret)
+		fail(t, "server", ret);
 }
 
 /* Stream: @n connections, @total bytes split across them. */
@@ -145,7 +220,7 @@ static void stream_trial(const struct rx_strategy *s, enum send_kind kind, int n
 			 uint64_t total, bool sender_row, const struct options *o, struct trial *t)
 {
 	int cfds[16], sfds[16], err;
-	struct server_thread st;
+	struct server_group g;
 	struct send_run sr;
 	uint64_t t0, t1, p0, p1;
 	double gb;
@@ -156,39 +231,38 @@ static void stream_trial(const struct rx_strategy *s, enum send_kind kind, int n
 		fail(t, "loopback connections", err);
 		return;
 	}
-	server_init(&st, s, SERVE_SINK, sfds, n, o);
+	group_init(&g, s, SERVE_SINK, sfds, n, o);
 	sr = (struct send_run){ .kind = kind, .fds = cfds, .nr_fds = n,
 				.bytes_per_conn = total / (uint64_t)n, .cpu = load_cpu };
 	pthread_t sender;
 
-	pthread_create(&st.thread, NULL, server_main, &st);
-	gate_wait(&st.gate);
+	group_start(&g);
 	p0 = process_cpu_ns();
 	t0 = now_ns();
 	pthread_create(&sender, NULL, sender_main, &sr);
 	pthread_join(sender, NULL);
-	pthread_join(st.thread, NULL);
+	group_join(&g);
 	t1 = now_ns();
 	p1 = process_cpu_ns();
-	finish_trial(t, &st, cfds, sfds, n);
+	finish_trial(t, &g, cfds, sfds, n);
 	if (sr.error)
 		fail(t, "sender", sr.error);
-	if (st.run.bad_bytes)
+	if (g.run.bad_bytes)
 		fail(t, "verification: corrupt bytes", -EBADMSG);
-	if (st.run.bytes != sr.bytes_per_conn * (uint64_t)n)
+	if (g.run.bytes != sr.bytes_per_conn * (uint64_t)n)
 		fail(t, "bytes received != bytes sent", -EPIPE);
-	gb = (double)st.run.bytes / 1e9;
+	gb = (double)g.run.bytes / 1e9;
 	if (gb <= 0)
 		return;
-	t->value = (double)st.run.bytes * 8 / ((double)(t1 - t0) / 1e9) / 1e9;
-	t->server_cpu = (double)st.run.cpu_ns / 1e9 / gb;
+	t->value = (double)g.run.bytes * 8 / ((double)(t1 - t0) / 1e9) / 1e9;
+	t->server_cpu = (double)g.run.cpu_ns / 1e9 / gb;
 	t->process_cpu = (double)(p1 - p0) / 1e9 / gb;
 	t->sender_cpu = (double)sr.cpu_ns / 1e9 / gb;
 	/* Syscalls of the side the row is about: receiver, or sender for stream-tx. */
-	t->syscalls = (double)(sender_row ? sr.syscalls : st.run.syscalls) / (gb * 1e3);
-	t->cqes_per_mb = st.run.cqes ? (double)st.run.cqes / (gb * 1e3) : -1;
-	t->rx_copied = st.run.rx_copied == RX_COPIED_UNKNOWN ? -1 : (int64_t)st.run.rx_copied;
-	t->rx_out_of_buffers = st.run.rx_out_of_buffers;
+	t->syscalls = (double)(sender_row ? sr.syscalls : g.run.syscalls) / (gb * 1e3);
+	t->cqes_per_mb = g.run.cqes ? (double)g.run.cqes / (gb * 1e3) : -1;
+	t->rx_copied = g.run.rx_copied == RX_COPIED_UNKNOWN ? -1 : (int64_t)g.run.rx_copied;
+	t->rx_out_of_buffers = g.run.rx_out_of_buffers;
 	t->tx_zc_bytes = kind >= SEND_URING_ZC ? (int64_t)sr.zc_bytes : -1;
 	t->tx_zc_copied = kind >= SEND_URING_ZC ? (int64_t)sr.zc_copied : -1;
 }
@@ -206,7 +280,7 @@ static void echo_trial(const struct rx_strategy *s, int n, uint32_t size, uint32
 {
 	int *cfds = calloc((size_t)n, sizeof(int)), *sfds = calloc((size_t)n, sizeof(int));
 	struct load_run lr = { 0 };
-	struct server_thread st;
+	struct server_group g;
 	pthread_t load;
 	uint64_t p0, p1, served;
 	int err;
@@ -221,34 +295,33 @@ static void echo_trial(const struct rx_strategy *s, int n, uint32_t size, uint32
 		fail(t, "loopback connections", err);
 		goto out;
 	}
-	server_init(&st, s, SERVE_ECHO, sfds, n, o);
+	group_init(&g, s, SERVE_ECHO, sfds, n, o);
 	lr = (struct load_run){ .fds = cfds, .nr_fds = n, .msg_size = size, .depth = depth,
 				.latency = latency, .cpu = load_cpu };
 	lr.warmup_ns = (o->quick ? 30 : 50) * 1000000ull;
 	lr.measure_ns = (latency ? (o->quick ? 100 : 300) : (o->quick ? 100 : 150)) * 1000000ull;
-	pthread_create(&st.thread, NULL, server_main, &st);
-	gate_wait(&st.gate);
+	group_start(&g);
 	p0 = process_cpu_ns();
 	pthread_create(&load, NULL, load_main, &lr);
 	pthread_join(load, NULL);
-	pthread_join(st.thread, NULL);
+	group_join(&g);
 	p1 = process_cpu_ns();
-	finish_trial(t, &st, cfds, sfds, n);
+	finish_trial(t, &g, cfds, sfds, n);
 	if (lr.error)
 		fail(t, "load client", lr.error);
 	if (lr.bad_bytes)
 		fail(t, "verification: corrupt echo", -EBADMSG);
 	if (!lr.requests)
 		fail(t, "no request completed", -ETIMEDOUT);
-	served = st.run.bytes / size;
+	served = g.run.bytes / size;
 	if (served) {
-		t->server_cpu = (double)st.run.cpu_ns / 1e3 / (double)served;
+		t->server_cpu = (double)g.run.cpu_ns / 1e3 / (double)served;
 		t->process_cpu = (double)(p1 - p0) / 1e3 / (double)served;
-		t->syscalls = (double)st.run.syscalls / (double)served;
-		t->cqes_per_mb = st.run.cqes ? (double)st.run.cqes / ((double)st.run.bytes / 1e6) : -1;
+		t->syscalls = (double)g.run.syscalls / (double)served;
+		t->cqes_per_mb = g.run.cqes ? (double)g.run.cqes / ((double)g.run.bytes / 1e6) : -1;
 	}
-	t->rx_copied = st.run.rx_copied == RX_COPIED_UNKNOWN ? -1 : (int64_t)st.run.rx_copied;
-	t->rx_out_of_buffers = st.run.rx_out_of_buffers;
+	t->rx_copied = g.run.rx_copied == RX_COPIED_UNKNOWN ? -1 : (int64_t)g.run.rx_copied;
+	t->rx_out_of_buffers = g.run.rx_out_of_buffers;
 	t->tx_zc_bytes = t->tx_zc_copied = -1;
 	if (latency) {
 		if (lr.nr_lat) {
@@ -396,12 +469,14 @@ static void usage(int code)
 		"usage: zcnet-bench [--quick] [--trials N] [--json FILE] [--csv FILE]\n"
 		"                   [--chart FILE.svg] [--workloads stream,stream-tx,rpc,pingpong]\n"
 		"                   [--strategies a,b,...] [--zcrx-ifname IF [--zcrx-queue N]]\n"
-		"                   [--pbuf-bufs N] [--list]\n"
+		"                   [--pbuf-bufs N] [--threads N] [--list]\n"
 		"Runs every receive strategy over the same loopback TCP connections and prints\n"
 		"one table with each row's ratio against plain IORING_OP_RECV (uring-recv).\n"
 		"Default run: under 2 minutes on 2 CPUs; --quick: under 20 s.\n"
 		"--pbuf-bufs N: 16 KiB buffers in the provided-buffer ring of the pbuf\n"
 		"strategies and zcnet (a power of two, 1..32768; default 512, 8 MiB).\n"
+		"--threads N: N server threads (1..16), each with its own ring and pool,\n"
+		"serving its share of the connections; CPU per request is summed over them.\n"
 		"--list: the strategies and whether each can run here (and why not).\n");
 	exit(code);
 }
@@ -419,6 +494,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "zcrx-ifname", required_argument, NULL, 'i' },
 		{ "zcrx-queue", required_argument, NULL, 'Q' },
 		{ "pbuf-bufs", required_argument, NULL, 'b' },
+		{ "threads", required_argument, NULL, 'T' },
 		{ "list", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -430,6 +506,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	o->trials = -1;
 	o->pbuf_bufs = 512;
+	o->threads = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'q': o->quick = true; break;
@@ -457,6 +534,17 @@ static void parse_options(int argc, char **argv, struct options *o)
 				exit(2);
 			}
 			o->pbuf_bufs = (unsigned int)n;
+			break;
+		}
+		case 'T': {
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*end || !n || n > MAX_SERVER_THREADS) {
+				fprintf(stderr, "zcnet-bench: --threads wants 1..%d server threads, "
+					"got '%s'\n", MAX_SERVER_THREADS, optarg);
+				exit(2);
+			}
+			o->threads = (unsigned int)n;
 			break;
 		}
 		case 'l': o->list = true; break;
@@ -551,6 +639,10 @@ static void fill_header(struct header *h, const struct options *o)
 	h->quick = o->quick;
 	h->trials = o->trials;
 	h->pbuf_bufs = o->pbuf_bufs;
+	h->threads = o->threads;
+	if (o->threads > 1)
+		snprintf(h->pinning, sizeof(h->pinning), "%u server threads (a ring each), unpinned",
+			 o->threads);
 }
 
 int main(int argc, char **argv)

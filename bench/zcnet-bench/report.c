@@ -83,7 +83,9 @@ void report_table(FILE *out, const struct header *h, const struct row *rows, int
 	fprintf(out, "median of %d trial(s) [min-max]; ratio against %s in the same run "
 		"(throughput: row/baseline, latency: baseline/row; >1 is better)\n",
 		h->trials, BASELINE_STRATEGY " (plain IORING_OP_RECV)");
-	fprintf(out, "provided-buffer ring (pbuf strategies, zcnet): %u x 16 KiB\n", h->pbuf_bufs);
+	fprintf(out, "provided-buffer ring (pbuf strategies, zcnet): %u x 16 KiB per server thread\n",
+		h->pbuf_bufs);
+	fprintf(out, "server threads: %u (connections split, a ring each; CPU summed)\n", h->threads);
 	for (int w = 0; w < WL_COUNT; w++) {
 		bool any = false;
 
@@ -203,9 +205,9 @@ int report_json(const char *path, const struct header *h, const struct row *rows
 	json_str(f, h->build);
 	fprintf(f, ", \"date\": ");
 	json_str(f, h->date);
-	fprintf(f, ", \"quick\": %s, \"trials\": %d, \"pbuf_bufs\": %u, "
+	fprintf(f, ", \"quick\": %s, \"trials\": %d, \"pbuf_bufs\": %u, \"threads\": %u, "
 		"\"pbuf_buf_size\": 16384, \"baseline\": \"" BASELINE_STRATEGY "\"},\n",
-		h->quick ? "true" : "false", h->trials, h->pbuf_bufs);
+		h->quick ? "true" : "false", h->trials, h->pbuf_bufs, h->threads);
 	fprintf(f, "  \"strategies\": [");
 	for (int i = 0; i < nr_strategies; i++) {
 		fprintf(f, "%s\n    {\"name\": ", i ? "," : "");

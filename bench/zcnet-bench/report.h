@@ -54,6 +54,7 @@ struct header {
 	bool quick;
 	int trials;
 	unsigned int pbuf_bufs;		/* 16 KiB buffers in the pbuf strategies' ring */
+	unsigned int threads;		/* server threads (--threads) */
 };
 
 const char *workload_name(enum workload w);

@@ -40,7 +40,7 @@ static void consume(struct server_run *run, uint64_t *offset, int idx,
 		    const uint8_t *data, size_t len)
 {
 	if (run->mode == SERVE_SINK &&
-	    !pattern_check(conn_stream_base(idx) + *offset, data, len))
+	    !pattern_check(conn_stream_base(run->first_conn + idx) + *offset, data, len))
 		run->bad_bytes += len;
 	*offset += len;
 	run->bytes += len;
@@ -102,7 +102,7 @@ static pthread_mutex_t blocking_merge = PTHREAD_MUTEX_INITIALIZER;
 static void *blocking_conn_main(void *arg)
 {
 	struct blocking_conn *bc = arg;
-	struct server_run *run = bc->run, mine = { .mode = run->mode };
+	struct server_run *run = bc->run, mine = { .mode = run->mode, .first_conn = run->first_conn };
 	int fd = run->fds[bc->idx];
 	uint8_t *buf = malloc(MAX_IO);
 	uint64_t offset = 0;

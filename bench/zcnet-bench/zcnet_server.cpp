@@ -44,7 +44,7 @@ Task<void> ServeConn(RxPool& pool, zcnet::Socket socket, int idx, server_run* ru
     if (b->empty()) break;  // end of stream
     const auto* data = reinterpret_cast<const uint8_t*>(b->data());
     if (run->mode == SERVE_SINK &&
-        !pattern_check(conn_stream_base(idx) + offset, data, b->size()))
+        !pattern_check(conn_stream_base(run->first_conn + idx) + offset, data, b->size()))
       run->bad_bytes += b->size();
     offset += b->size();
     run->bytes += b->size();

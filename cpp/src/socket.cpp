@@ -116,14 +116,16 @@ AcceptStream::~AcceptStream() {
   if (state_) std::exchange(state_, nullptr)->Orphan();
 }
 
-absl::StatusOr<Listener> Listener::Bind(Ring& ring, const sockaddr_in& addr, int backlog) {
+absl::StatusOr<Listener> Listener::Bind(Ring& ring, const sockaddr_in& addr, const Options& options) {
   absl::StatusOr<Socket> s = Socket::OpenTcp(ring, AF_INET);
   if (!s.ok()) return s.status();
   int one = 1;
   ::setsockopt(s->fd(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (options.reuse_port && ::setsockopt(s->fd(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
+    return ErrnoStatus("setsockopt(SO_REUSEPORT)", errno);
   if (::bind(s->fd(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)))
-    return ErrnoStatus("bind", errno);
-  if (::listen(s->fd(), backlog)) return ErrnoStatus("listen", errno);
+    return ErrnoStatus(options.reuse_port ? "bind (SO_REUSEPORT)" : "bind", errno);
+  if (::listen(s->fd(), options.backlog)) return ErrnoStatus("listen", errno);
   sockaddr_in bound{};
   socklen_t len = sizeof(bound);
   ::getsockname(s->fd(), reinterpret_cast<sockaddr*>(&bound), &len);

@@ -58,6 +58,10 @@ static const struct {
 		"/dev/udmabuf is missing (CONFIG_UDMABUF) or not accessible: no dma-buf over ordinary memory" },
 	[URINGX_REASON_ROUTE_OTHER_DEVICE] = { "route_other_device",
 		"the socket's route leaves through another interface than the one the pool is mapped for" },
+	[URINGX_REASON_NO_RSS] = { "no_rss",
+		"the device reports no RSS key or indirection table (no multi-queue receive hashing)" },
+	[URINGX_REASON_NO_NTUPLE] = { "no_ntuple",
+		"the device has no ntuple rx flow rules, or they are off (ethtool -K IF ntuple on)" },
 };
 
 const char *uringx_reason_str(enum uringx_reason reason)

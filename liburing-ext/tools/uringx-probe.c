@@ -20,7 +20,8 @@ static void usage(FILE *f)
 		"--ifname whether io_uring zero-copy receive (zcrx) can bind rx queue N\n"
 		"(default 0) of IF, with the reason when it cannot. The zcrx check does a\n"
 		"real registration and needs CAP_NET_ADMIN. --ifname also checks whether a\n"
-		"NIC-registered TX pool (IORING_REGISTER_NET_TX_BUF) can be mapped for IF.\n");
+		"NIC-registered TX pool (IORING_REGISTER_NET_TX_BUF) can be mapped for IF,\n"
+		"and reports IF's RSS (queues, indirection table, key) and ntuple rules.\n");
 }
 
 static const char *yes(bool v)
@@ -58,6 +59,9 @@ int main(int argc, char **argv)
 	};
 	struct uringx_zcrx_verdict v;
 	struct uringx_nictx_verdict tx;
+	enum uringx_reason rss_why = URINGX_REASON_NONE;
+	struct uringx_rss rss = { 0 };
+	int rss_err = 0;
 	struct uringx_probe p;
 	const char *ifname = NULL;
 	unsigned long queue = 0;
@@ -107,6 +111,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "uringx-probe: zcrx probe failed: %s\n", uringx_strerror(ret));
 			return 1;
 		}
+		rss_err = uringx_rss_read(ifname, &rss, &rss_why);
 	}
 
 	if (json) {
@@ -147,11 +152,23 @@ int main(int argc, char **argv)
 				printf(", \"rx_buf_len\": %u", v.rx_buf_len);
 			printf("}\n  ");
 		}
-		printf("},\n  \"nic_tx_pool\": {\"kernel\": %s, \"usable\": %s, \"errno\": %d, "
+		printf("},\n");
+		if (ifname) {
+			printf("  \"steering\": {\"rss\": %s, \"errno\": %d, \"reason\": \"%s\"",
+			       jbool(!rss_err), -rss_err, uringx_reason_name(rss_why));
+			if (!rss_err)
+				printf(", \"rx_queues\": %u, \"indir_size\": %u, \"key_size\": %u, "
+				       "\"toeplitz\": %s, \"ntuple\": %s",
+				       rss.rx_queues, rss.indir_size, rss.key_size, jbool(rss.toeplitz),
+				       jbool(rss.ntuple));
+			printf("},\n");
+		}
+		printf("  \"nic_tx_pool\": {\"kernel\": %s, \"usable\": %s, \"errno\": %d, "
 		       "\"reason\": \"%s\", \"reason_text\": ",
 		       jbool(tx.kernel), jbool(tx.usable), -tx.err, uringx_reason_name(tx.reason));
 		print_json_string(tx.usable ? "" : uringx_reason_str(tx.reason));
 		printf("}\n}\n");
+		uringx_rss_free(&rss);
 		return 0;
 	}
 
@@ -188,6 +205,13 @@ int main(int argc, char **argv)
 		}
 		if (v.usable)
 			printf("  rx buffer length     %u\n", v.rx_buf_len);
+		if (rss_err)
+			printf("RSS on %s: none: %s\n", ifname, uringx_reason_str(rss_why));
+		else
+			printf("RSS on %s: %u rx queues, %u-entry table, %u-byte key, %s; ntuple "
+			       "rules %s\n", ifname, rss.rx_queues, rss.indir_size, rss.key_size,
+			       rss.toeplitz ? "Toeplitz" : "not Toeplitz",
+			       rss.ntuple ? "yes" : "no");
 	}
 	printf("NIC-registered TX pools %s%s%s\n", yes(tx.kernel), tx.kernel ? "" : ": ",
 	       tx.kernel ? "" : uringx_reason_str(tx.reason));

@@ -25,7 +25,7 @@ def main():
                          capture_output=True, text=True).stdout
     doc = json.loads(out)
     for key in ("kernel", "liburing", "io_uring", "opcodes", "setup_flags",
-                "buffer_rings", "zcrx", "nic_tx_pool"):
+                "buffer_rings", "zcrx", "steering", "nic_tx_pool"):
         if key not in doc:
             fail(f"missing key {key}")
     if doc["kernel"] != platform.release():
@@ -51,6 +51,9 @@ def main():
     want_tx = "no_netmem_tx" if expect_nic_tx else "kernel_no_net_tx_buf"
     if tx["reason"] != want_tx:
         fail(f"nic_tx_pool reason {tx['reason']}, want {want_tx}")
+    steer = doc["steering"]
+    if steer["rss"] or steer["reason"] != "no_rss":
+        fail(f"lo reported with RSS or the wrong reason: {steer}")
     print(f"check_probe_json: ok ({doc['kernel']}, nodev={doc['zcrx']['nodev']}, "
           f"lo: {dev['reason']}, nic tx pool on lo: {tx['reason']})")
     return 0

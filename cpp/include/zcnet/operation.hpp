@@ -34,7 +34,7 @@ class Ring;
 // like this one. @stop points at a token that outlives the co_await.
 struct OpOptions {
   const std::stop_token* stop = nullptr;
-  std::optional<absl::Duration> timeout;
+  std::optional<absl::Duration> timeout = std::nullopt;
 
   bool stop_requested() const { return stop && stop->stop_requested(); }
   bool stop_possible() const { return stop && stop->stop_possible(); }

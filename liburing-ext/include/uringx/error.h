@@ -44,6 +44,8 @@ enum uringx_reason {
 	URINGX_REASON_NO_NETMEM_TX,         /* driver (or kernel) without devmem TX */
 	URINGX_REASON_NO_UDMABUF,           /* /dev/udmabuf missing */
 	URINGX_REASON_ROUTE_OTHER_DEVICE,   /* the socket's route uses another device */
+	URINGX_REASON_NO_RSS,               /* device reports no RSS key or indirection table */
+	URINGX_REASON_NO_NTUPLE,            /* device has no (or disabled) ntuple rx rules */
 	URINGX_REASON__COUNT
 };
 

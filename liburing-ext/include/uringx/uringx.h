@@ -15,5 +15,6 @@
 #include <uringx/rxsrc.h>
 #include <uringx/sendzc.h>
 #include <uringx/nictx.h>
+#include <uringx/steer.h>
 
 #endif

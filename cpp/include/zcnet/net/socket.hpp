@@ -171,8 +171,18 @@ class AcceptStream {
 // A listening TCP socket.
 class Listener {
  public:
+  struct Options {
+    int backlog = 1024;
+    // SO_REUSEPORT: several listeners (one per Runtime ring) bind the same
+    // port and the kernel spreads incoming connections over them by a hash
+    // of the 4-tuple. Bind the first with port 0, the others on its port().
+    bool reuse_port = false;
+  };
   // Binds and listens on @addr (port 0: any free port, see port()).
-  static absl::StatusOr<Listener> Bind(Ring& ring, const sockaddr_in& addr, int backlog = 1024);
+  static absl::StatusOr<Listener> Bind(Ring& ring, const sockaddr_in& addr, const Options& options);
+  static absl::StatusOr<Listener> Bind(Ring& ring, const sockaddr_in& addr, int backlog = 1024) {
+    return Bind(ring, addr, Options{backlog, false});
+  }
 
   Listener(Listener&&) = default;
   Listener& operator=(Listener&&) = default;
