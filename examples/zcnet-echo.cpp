@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include <absl/strings/str_cat.h>
 #include <zcnet/net/socket.hpp>
 #include <zcnet/ring.hpp>
 #include <zcnet/rx_buffer.hpp>
@@ -133,26 +134,34 @@ struct ClientStats {
   uint64_t requests = 0;
   std::vector<double> rtt_us;
   int errors = 0;
+  absl::Status first_error;  // what the first failed connection ran into
+  void Fail(absl::Status st) {
+    errors++;
+    if (first_error.ok()) first_error = std::move(st);
+  }
 };
 
 Task<void> Load(Ring& ring, const Options& o, absl::Time end, ClientStats& stats) {
   auto s = Socket::OpenTcp(ring);
   if (!s.ok()) {
-    stats.errors++;
+    stats.Fail(s.status());
     co_return;
   }
   sockaddr_in addr = zcnet::LoopbackAddress(o.port);
-  if (!(co_await s->Connect(reinterpret_cast<sockaddr*>(&addr), sizeof(addr))).ok()) {
-    stats.errors++;
+  absl::Status connected = co_await s->Connect(reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  if (!connected.ok()) {
+    stats.Fail(absl::Status(connected.code(), absl::StrCat("connect to 127.0.0.1:", o.port, ": ",
+                                                           connected.message())));
     co_return;
   }
   std::vector<std::byte> out(o.size * o.depth, std::byte{'z'}), in(out.size());
   while (absl::Now() < end) {
     absl::Time t0 = absl::Now();
     // D requests written at once: the pipeline.
-    if (!(co_await s->SendAll(absl::MakeConstSpan(out))).ok() ||
-        !(co_await s->RecvExactly(absl::MakeSpan(in))).ok()) {
-      stats.errors++;
+    absl::Status st = co_await s->SendAll(absl::MakeConstSpan(out));
+    if (st.ok()) st = co_await s->RecvExactly(absl::MakeSpan(in));
+    if (!st.ok()) {
+      stats.Fail(st);
       co_return;
     }
     stats.requests += static_cast<uint64_t>(o.depth);
@@ -180,6 +189,9 @@ Task<int> RunClient(Ring& ring, const Options& o) {
       "p99 %.1f us, %llu io_uring_enter, errors %d\n",
       o.connections, o.size, o.depth, static_cast<double>(stats.requests) / secs, o.depth,
       pct(0.50), pct(0.99), static_cast<unsigned long long>(ring.enter_calls()), stats.errors);
+  if (stats.errors)
+    std::fprintf(stderr, "zcnet-echo: %d of %d connections failed; the first: %s\n", stats.errors,
+                 o.connections, stats.first_error.ToString().c_str());
   co_return stats.errors ? 1 : 0;
 }
 

@@ -263,6 +263,17 @@ void RxBuffer::Reset() {
 }
 
 absl::StatusOr<std::unique_ptr<RxPool>> RxPool::Create(Ring& ring, const Options& options) {
+  // The buffer ring's limits, named here rather than as a bare EINVAL.
+  if (options.mode != URINGX_RXSRC_ZCRX) {
+    uint32_t n = options.buffers;
+    if (n == 0 || n > 32768 || (n & (n - 1)))
+      return absl::InvalidArgumentError(absl::StrCat(
+          "RxPool::Create: Options::buffers = ", n, ": wants a power of two, 1..32768"));
+    if (options.buffer_size == 0 || options.buffer_size > (1u << 24))
+      return absl::InvalidArgumentError(absl::StrCat("RxPool::Create: Options::buffer_size = ",
+                                                     options.buffer_size,
+                                                     ": wants 1..16777216 bytes"));
+  }
   uringx_rxsrc_params params{};
   params.mode = options.mode;
   params.zcrx.ifname = options.ifname;

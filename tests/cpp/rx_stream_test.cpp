@@ -253,6 +253,23 @@ TEST(RecvStream, ALoneStreamMayHoldTheWholePool) {
   ExpectWholeStream(r, total);
 }
 
+TEST(RxPool, CreateNamesTheBadParameter) {
+  auto ring = MakeRing();
+  RxPool::Options o = PbufOptions(false, true);
+  o.buffers = 0;
+  auto pool = RxPool::Create(*ring, o);
+  ASSERT_FALSE(pool.ok());
+  EXPECT_EQ(pool.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(pool.status().message().find("Options::buffers = 0"), std::string_view::npos)
+      << pool.status();
+  o.buffers = 48;
+  EXPECT_NE(RxPool::Create(*ring, o).status().message().find("power of two"), std::string_view::npos);
+  o.buffers = 64;
+  o.buffer_size = 0;
+  EXPECT_NE(RxPool::Create(*ring, o).status().message().find("Options::buffer_size = 0"),
+            std::string_view::npos);
+}
+
 TEST(RecvStream, PeerResetMidStreamIsAnError) {
   auto ring = MakeRing();
   auto pool = RxPool::Create(*ring, PbufOptions(true, true));

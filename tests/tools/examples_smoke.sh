@@ -12,6 +12,17 @@ for prog in zcnet-echo zcnet-sink zcnet-proxy existing-loop uringx-stream; do
 	"$ex/$prog" --help >/dev/null || fail "$prog --help"
 done
 "$ex/zcnet-echo" bogus >/dev/null 2>&1 && fail "zcnet-echo accepted a bogus mode"
+# Bad input names what was wrong: a refused connection, a bad pool size.
+if err=$("$ex/zcnet-echo" client --port 1 --connections 4 --seconds 1 2>&1 >/dev/null); then
+	fail "zcnet-echo client to a closed port exited 0"
+fi
+grep -q '4 of 4 connections failed; the first: .*connect to 127.0.0.1:1: .*Connection refused' <<<"$err" ||
+	fail "refused connections not named: $err"
+if err=$("$ex/zcnet-echo" server --port 0 --buffers 0 2>&1 >/dev/null); then
+	fail "zcnet-echo server --buffers 0 exited 0"
+fi
+grep -q 'Options::buffers = 0: wants a power of two, 1..32768' <<<"$err" ||
+	fail "--buffers 0 not named: $err"
 
 # Echo: server and load client; SIGTERM stops the server cleanly (exit 0,
 # and in the sanitizer build no leak or error report at exit).
