@@ -1,6 +1,8 @@
 // Socket: synchronous setup and teardown, and the looping helpers.
 #include "zcnet/net/socket.hpp"
 
+#include <absl/strings/str_cat.h>
+
 #include <netinet/tcp.h>
 #include <unistd.h>
 
@@ -22,6 +24,15 @@ Socket& Socket::operator=(Socket&& other) noexcept {
 
 Socket::~Socket() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+absl::StatusOr<Socket> Socket::OpenFor(Ring& ring, const Address& addr) {
+  if (addr.is_ip()) return OpenTcp(ring, addr.family());
+  if (addr.family() != AF_UNIX)
+    return absl::InvalidArgumentError("Socket::OpenFor: the address has no family");
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ErrnoStatus("socket(AF_UNIX)", errno);
+  return Socket(ring, fd);
 }
 
 absl::StatusOr<Socket> Socket::OpenTcp(Ring& ring, int family) {
@@ -116,20 +127,32 @@ AcceptStream::~AcceptStream() {
   if (state_) std::exchange(state_, nullptr)->Orphan();
 }
 
-absl::StatusOr<Listener> Listener::Bind(Ring& ring, const sockaddr_in& addr, const Options& options) {
-  absl::StatusOr<Socket> s = Socket::OpenTcp(ring, AF_INET);
+absl::StatusOr<Listener> Listener::Bind(Ring& ring, const Address& addr, const Options& options) {
+  if (!addr.length()) return absl::InvalidArgumentError("Listener::Bind: empty address");
+  absl::StatusOr<Socket> s = Socket::OpenFor(ring, addr);
   if (!s.ok()) return s.status();
   int one = 1;
-  ::setsockopt(s->fd(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (addr.is_ip()) ::setsockopt(s->fd(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (options.reuse_port && ::setsockopt(s->fd(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
     return ErrnoStatus("setsockopt(SO_REUSEPORT)", errno);
-  if (::bind(s->fd(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)))
-    return ErrnoStatus(options.reuse_port ? "bind (SO_REUSEPORT)" : "bind", errno);
-  if (::listen(s->fd(), options.backlog)) return ErrnoStatus("listen", errno);
-  sockaddr_in bound{};
+  if (::bind(s->fd(), addr.sockaddr_ptr(), addr.length()))
+    return ErrnoStatus(absl::StrCat(options.reuse_port ? "bind (SO_REUSEPORT) " : "bind ",
+                                    addr.ToString()).c_str(),
+                       errno);
+  if (::listen(s->fd(), options.backlog))
+    return ErrnoStatus(absl::StrCat("listen ", addr.ToString()).c_str(), errno);
+  sockaddr_storage bound{};
   socklen_t len = sizeof(bound);
   ::getsockname(s->fd(), reinterpret_cast<sockaddr*>(&bound), &len);
-  return Listener(ring, std::move(*s), ntohs(bound.sin_port));
+  absl::StatusOr<Address> a = Address::FromSockaddr(reinterpret_cast<sockaddr*>(&bound), len);
+  return Listener(ring, std::move(*s), a.ok() ? *a : addr);
+}
+
+absl::StatusOr<Listener> Listener::Bind(Ring& ring, const sockaddr_in& addr, const Options& options) {
+  absl::StatusOr<Address> a =
+      Address::FromSockaddr(reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+  if (!a.ok()) return a.status();
+  return Bind(ring, *a, options);
 }
 
 }  // namespace zcnet

@@ -1,4 +1,4 @@
-// zcnet/net/socket.hpp - a TCP socket whose operations are awaitables.
+// zcnet/net/socket.hpp - a stream socket (TCP over IPv4/IPv6, or Unix) whose operations are awaitables.
 //
 // Each method returns an awaitable owning exactly one request's state; the
 // caller's buffers must stay valid until the co_await returns. Every method
@@ -21,6 +21,7 @@
 #include <absl/types/span.h>
 
 #include "zcnet/detail/multishot_stream.hpp"
+#include "zcnet/net/address.hpp"
 #include "zcnet/ring.hpp"
 #include "zcnet/status.hpp"
 #include "zcnet/task.hpp"
@@ -70,6 +71,9 @@ class Socket {
 
   // Opens a TCP socket (AF_INET or AF_INET6).
   static absl::StatusOr<Socket> OpenTcp(Ring& ring, int family = AF_INET);
+  // Opens a stream socket for @addr's family: TCP (with TCP_NODELAY) for
+  // IPv4 and IPv6, a Unix-domain stream socket for unix: addresses.
+  static absl::StatusOr<Socket> OpenFor(Ring& ring, const Address& addr);
 
   int fd() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
@@ -83,7 +87,11 @@ class Socket {
                     io_uring_prep_connect(sqe, fd, addr, len);
                   },
                   detail::StatusResult{"connect"});
+  }  // Connects to @addr, which must stay valid until the co_await returns.
+  auto Connect(const Address& addr, OpOptions options = {}) {
+    return Connect(addr.sockaddr_ptr(), addr.length(), std::move(options));
   }
+
 
   // Receives into @buf; 0 bytes means the peer closed.
   auto Recv(absl::Span<std::byte> buf, OpOptions options = {}, int flags = 0) {
@@ -178,7 +186,12 @@ class Listener {
     // of the 4-tuple. Bind the first with port 0, the others on its port().
     bool reuse_port = false;
   };
-  // Binds and listens on @addr (port 0: any free port, see port()).
+  // Binds and listens on @addr: IPv4, IPv6 (port 0: any free port, see
+  // port()) or a Unix path (left in place when the Listener closes).
+  static absl::StatusOr<Listener> Bind(Ring& ring, const Address& addr, const Options& options);
+  static absl::StatusOr<Listener> Bind(Ring& ring, const Address& addr) {
+    return Bind(ring, addr, Options{});
+  }
   static absl::StatusOr<Listener> Bind(Ring& ring, const sockaddr_in& addr, const Options& options);
   static absl::StatusOr<Listener> Bind(Ring& ring, const sockaddr_in& addr, int backlog = 1024) {
     return Bind(ring, addr, Options{backlog, false});
@@ -199,7 +212,9 @@ class Listener {
   // AcceptMany arms one multishot accept (armed at the first Next()).
   AcceptStream AcceptMany();
 
-  uint16_t port() const { return port_; }
+  uint16_t port() const { return address_.port(); }
+  // The address bound (the port the kernel chose for port 0).
+  const Address& address() const { return address_; }
   int fd() const { return socket_.fd(); }
   Ring& ring() const { return *ring_; }
 
@@ -211,11 +226,12 @@ class Listener {
       return Socket(*ring, res);
     }
   };
-  Listener(Ring& ring, Socket s, uint16_t port) : ring_(&ring), socket_(std::move(s)), port_(port) {}
+  Listener(Ring& ring, Socket s, Address bound)
+      : ring_(&ring), socket_(std::move(s)), address_(bound) {}
 
   Ring* ring_;
   Socket socket_;
-  uint16_t port_;
+  Address address_;
 };
 
 // Sleep completes after @d (IORING_OP_TIMEOUT); cancellable through options.
