@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
@@ -39,6 +40,8 @@ using zcnet::Task;
 struct Options {
   std::string mode;
   uint16_t port = 7777;
+  std::optional<zcnet::Address> address;  // --address: instead of 127.0.0.1:--port
+  zcnet::Address Target() const { return address ? *address : zcnet::Address::Loopback4(port); }
   uringx_rxsrc_mode rx = URINGX_RXSRC_AUTO;
   uint32_t buffers = 4096;
   uint32_t buffer_size = 4096;
@@ -51,10 +54,12 @@ struct Options {
 
 [[noreturn]] void Usage(int code) {
   std::fprintf(code ? stderr : stdout,
-               "usage: zcnet-echo server [--port P] [--rx auto|pbuf] [--buffers N] "
+               "usage: zcnet-echo server [--port P | --address A] [--rx auto|pbuf] [--buffers N] "
                "[--buffer-size B] [--seconds S]\n"
-               "       zcnet-echo client --port P [--connections N] [--size B] [--depth D] "
-               "[--seconds S]\n"
+               "       zcnet-echo client --port P | --address A [--connections N] [--size B] "
+               "[--depth D] [--seconds S]\n"
+               "--address: 127.0.0.1:P, [::1]:P or unix:/path (unix:@name: abstract); default\n"
+               "127.0.0.1 and --port.\n"
                "Echo server on zcnet coroutines (multishot receive into a shared provided-buffer\n"
                "ring), and a load client that keeps D messages in flight per connection and\n"
                "prints requests/s and latency. Server --seconds: exit after S seconds (0: never).\n");
@@ -100,12 +105,12 @@ Task<int> Serve(Ring& ring, const Options& o, int signal_fd) {
     std::fprintf(stderr, "zcnet-echo: %s\n", pool.status().ToString().c_str());
     co_return 1;
   }
-  auto listener = Listener::Bind(ring, zcnet::LoopbackAddress(o.port));
+  auto listener = Listener::Bind(ring, o.Target());
   if (!listener.ok()) {
     std::fprintf(stderr, "zcnet-echo: %s\n", listener.status().ToString().c_str());
     co_return 1;
   }
-  std::printf("zcnet-echo server on 127.0.0.1:%u, receive: %s\n", listener->port(),
+  std::printf("zcnet-echo server on %s, receive: %s\n", listener->address().ToString().c_str(),
               (*pool)->Describe().c_str());
   std::fflush(stdout);
   std::stop_source stop;
@@ -142,15 +147,15 @@ struct ClientStats {
 };
 
 Task<void> Load(Ring& ring, const Options& o, absl::Time end, ClientStats& stats) {
-  auto s = Socket::OpenTcp(ring);
+  zcnet::Address target = o.Target();
+  auto s = Socket::OpenFor(ring, target);
   if (!s.ok()) {
     stats.Fail(s.status());
     co_return;
   }
-  sockaddr_in addr = zcnet::LoopbackAddress(o.port);
-  absl::Status connected = co_await s->Connect(reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  absl::Status connected = co_await s->Connect(target);
   if (!connected.ok()) {
-    stats.Fail(absl::Status(connected.code(), absl::StrCat("connect to 127.0.0.1:", o.port, ": ",
+    stats.Fail(absl::Status(connected.code(), absl::StrCat("connect to ", target.ToString(), ": ",
                                                            connected.message())));
     co_return;
   }
@@ -205,6 +210,7 @@ int main(int argc, char** argv) {
   if (o.mode != "server" && o.mode != "client") Usage(2);
   static const option opts[] = {
       {"port", required_argument, nullptr, 'p'},        {"rx", required_argument, nullptr, 'r'},
+      {"address", required_argument, nullptr, 'a'},
       {"buffers", required_argument, nullptr, 'b'},     {"buffer-size", required_argument, nullptr, 'B'},
       {"connections", required_argument, nullptr, 'c'}, {"size", required_argument, nullptr, 's'},
       {"depth", required_argument, nullptr, 'd'},       {"seconds", required_argument, nullptr, 't'},
@@ -213,6 +219,15 @@ int main(int argc, char** argv) {
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
     switch (c) {
       case 'p': o.port = static_cast<uint16_t>(std::atoi(optarg)); break;
+      case 'a': {
+        absl::StatusOr<zcnet::Address> a = zcnet::Address::Parse(optarg);
+        if (!a.ok()) {
+          std::fprintf(stderr, "zcnet-echo: --address: %s\n", std::string(a.status().message()).c_str());
+          return 2;
+        }
+        o.address = *a;
+        break;
+      }
       case 'r':
         if (!std::strcmp(optarg, "pbuf")) o.rx = URINGX_RXSRC_PBUF;
         else if (!std::strcmp(optarg, "auto")) o.rx = URINGX_RXSRC_AUTO;

@@ -23,6 +23,23 @@ if err=$("$ex/zcnet-echo" server --port 0 --buffers 0 2>&1 >/dev/null); then
 fi
 grep -q 'Options::buffers = 0: wants a power of two, 1..32768' <<<"$err" ||
 	fail "--buffers 0 not named: $err"
+"$ex/zcnet-echo" client --address localhost:80 >/dev/null 2>&1 && fail "a host name was taken as an address"
+# The same echo over IPv6 loopback and an abstract Unix socket.
+for addr in "[::1]:$((port + 5))" "unix:@zcnet-smoke-$$"; do
+	log=$(mktemp)
+	"$ex/zcnet-echo" server --address "$addr" --seconds 60 >"$log" 2>&1 &
+	srv=$!
+	trap 'kill "$srv" 2>/dev/null || true' EXIT
+	for _ in $(seq 100); do grep -q 'zcnet-echo server on' "$log" && break; sleep 0.1; done
+	grep -qF "zcnet-echo server on $addr" "$log" || { cat "$log"; fail "echo server on $addr"; }
+	out=$("$ex/zcnet-echo" client --address "$addr" --connections 8 --size 256 --depth 4 --seconds 1) ||
+		fail "echo client over $addr: $out"
+	grep -q 'errors 0' <<<"$out" || fail "echo over $addr saw errors: $out"
+	kill -TERM "$srv"
+	wait "$srv" || { cat "$log"; fail "echo server on $addr exited non-zero"; }
+	trap - EXIT
+	rm -f "$log"
+done
 
 # Echo: server and load client; SIGTERM stops the server cleanly (exit 0,
 # and in the sanitizer build no leak or error report at exit).
