@@ -152,15 +152,17 @@ TEST(Steer, PickedLocalPortsLandOnEveryRequestedQueue) {
 }
 
 // Two sockets bound for one queue get two ports (the second skips the port
-// the first holds), both mapping to the queue.
+// the first holds), both mapping to the queue. Ports below the ephemeral
+// range, so that connections of tests running alongside rarely hold one;
+// which candidate is free is not asserted (another process may hold any).
 TEST(Steer, BindPortSkipsPortsInUse) {
   FakeRss f(4);
   sockaddr_in local = V4("127.0.0.1", 0), remote = V4("127.0.0.1", 8080);
   int a = socket(AF_INET, SOCK_STREAM, 0), b = socket(AF_INET, SOCK_STREAM, 0);
   int pa = uringx_rss_bind_port(a, &f.rss, reinterpret_cast<sockaddr*>(&local),
-                                reinterpret_cast<sockaddr*>(&remote), 2, 40000, 40999);
+                                reinterpret_cast<sockaddr*>(&remote), 2, 21000, 21999);
   int pb = uringx_rss_bind_port(b, &f.rss, reinterpret_cast<sockaddr*>(&local),
-                                reinterpret_cast<sockaddr*>(&remote), 2, 40000, 40999);
+                                reinterpret_cast<sockaddr*>(&remote), 2, 21000, 21999);
   ASSERT_GT(pa, 0) << pa;
   ASSERT_GT(pb, 0) << pb;
   EXPECT_NE(pa, pb);
@@ -174,10 +176,6 @@ TEST(Steer, BindPortSkipsPortsInUse) {
                                reinterpret_cast<sockaddr*>(&bound)),
               2);
   }
-  EXPECT_EQ(uringx_rss_pick_port(&f.rss, reinterpret_cast<sockaddr*>(&local),
-                                 reinterpret_cast<sockaddr*>(&remote), 2, 40000, 40999),
-            pa)
-      << "pick is the first candidate, bind the first free one";
   close(a);
   close(b);
 }
