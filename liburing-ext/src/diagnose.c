@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "diagnose.h"
+#include "genl.h"
 
 int zcrx_query(struct io_uring_query_zcrx *q, struct ux_query_zcrx_event *qe)
 {
@@ -45,6 +46,15 @@ int zcrx_query(struct io_uring_query_zcrx *q, struct ux_query_zcrx_event *qe)
 	return 0;
 }
 
+bool zcrx_share_supported(void)
+{
+	struct io_uring_query_zcrx q;
+	struct ux_query_zcrx_event qe;
+
+	return zcrx_query(&q, &qe) == 0 && (q.register_flags & ZCRX_REG_IMPORT) &&
+	       q.nr_ctrl_opcodes > ZCRX_CTRL_EXPORT;
+}
+
 static unsigned int count_rx_queues(const char *ifname)
 {
 	char path[128];
@@ -65,97 +75,9 @@ static unsigned int count_rx_queues(const char *ifname)
 
 /* --- ethtool netlink ---------------------------------------------------- */
 
-#define NL_BUF 8192
-
-struct nl_msg {
-	char buf[NL_BUF];
-	size_t len;
-};
-
-static struct nlmsghdr *nl_begin(struct nl_msg *m, uint16_t type, uint8_t cmd, uint8_t version)
-{
-	struct nlmsghdr *nlh = (struct nlmsghdr *)m->buf;
-	struct genlmsghdr *g;
-
-	memset(m->buf, 0, sizeof(m->buf));
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
-	nlh->nlmsg_seq = 1;
-	g = (struct genlmsghdr *)NLMSG_DATA(nlh);
-	g->cmd = cmd;
-	g->version = version;
-	m->len = NLMSG_LENGTH(GENL_HDRLEN);
-	return nlh;
-}
-
-static struct nlattr *nl_put(struct nl_msg *m, uint16_t type, const void *data, size_t len)
-{
-	struct nlattr *a = (struct nlattr *)(m->buf + NLMSG_ALIGN(m->len));
-
-	a->nla_type = type;
-	a->nla_len = (uint16_t)(NLA_HDRLEN + len);
-	if (data)
-		memcpy((char *)a + NLA_HDRLEN, data, len);
-	m->len = NLMSG_ALIGN(m->len) + NLA_ALIGN(a->nla_len);
-	return a;
-}
-
-static int nl_call(int fd, struct nl_msg *m, char *reply, size_t reply_len)
-{
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	struct nlmsghdr *nlh = (struct nlmsghdr *)m->buf;
-	ssize_t n;
-
-	nlh->nlmsg_len = (uint32_t)m->len;
-	if (sendto(fd, m->buf, m->len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
-		return -errno;
-	n = recv(fd, reply, reply_len, 0);
-	if (n < 0)
-		return -errno;
-	nlh = (struct nlmsghdr *)reply;
-	if (!NLMSG_OK(nlh, (unsigned int)n))
-		return -EBADMSG;
-	if (nlh->nlmsg_type == NLMSG_ERROR) {
-		struct nlmsgerr *e = (struct nlmsgerr *)NLMSG_DATA(nlh);
-
-		return e->error ? e->error : -ENODATA;
-	}
-	return (int)n;
-}
-
-/* Call @fn for each attribute in [start, start + len). */
-#define for_each_attr(a, start, len)                                              \
-	for (struct nlattr *a = (struct nlattr *)(start); (char *)a + NLA_HDRLEN <=  \
-	     (char *)(start) + (len) && a->nla_len >= NLA_HDRLEN &&                   \
-	     (char *)a + a->nla_len <= (char *)(start) + (len);                     \
-	     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len)))
-
-static int ethtool_family(int fd, uint16_t *family)
-{
-	static char reply[NL_BUF];
-	struct nl_msg m;
-	struct genlmsghdr *g;
-	int n;
-
-	nl_begin(&m, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1);
-	nl_put(&m, CTRL_ATTR_FAMILY_NAME, ETHTOOL_GENL_NAME, sizeof(ETHTOOL_GENL_NAME));
-	n = nl_call(fd, &m, reply, sizeof(reply));
-	if (n < 0)
-		return n;
-	g = (struct genlmsghdr *)NLMSG_DATA((struct nlmsghdr *)reply);
-	for_each_attr(a, (char *)g + GENL_HDRLEN,
-		      ((struct nlmsghdr *)reply)->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
-		if ((a->nla_type & NLA_TYPE_MASK) == CTRL_ATTR_FAMILY_ID) {
-			memcpy(family, (char *)a + NLA_HDRLEN, sizeof(*family));
-			return 0;
-		}
-	}
-	return -ENOENT;
-}
-
 static void ethtool_hds(const char *ifname, struct uringx_zcrx_verdict *v)
 {
-	static char reply[NL_BUF];
+	static _Thread_local char reply[NL_BUF];
 	struct nlattr *hdr;
 	struct nl_msg m;
 	struct nlmsghdr *nlh;
@@ -167,7 +89,7 @@ static void ethtool_hds(const char *ifname, struct uringx_zcrx_verdict *v)
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
 	if (fd < 0)
 		return;
-	if (ethtool_family(fd, &family))
+	if (genl_family(fd, ETHTOOL_GENL_NAME, &family))
 		goto out;
 
 	nl_begin(&m, family, ETHTOOL_MSG_RINGS_GET, ETHTOOL_GENL_VERSION);

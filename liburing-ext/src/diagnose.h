@@ -14,6 +14,9 @@
  */
 int zcrx_query(struct io_uring_query_zcrx *q, struct ux_query_zcrx_event *qe);
 
+/* zcrx_share_supported - the kernel exports and imports ifqs (ZCRX_CTRL_EXPORT, ZCRX_REG_IMPORT). */
+bool zcrx_share_supported(void);
+
 /*
  * device_facts - fill the device part of @v (ifindex, queues, parent device,
  * header/data split) for @ifname.

@@ -62,6 +62,10 @@ static const struct {
 		"the device reports no RSS key or indirection table (no multi-queue receive hashing)" },
 	[URINGX_REASON_NO_NTUPLE] = { "no_ntuple",
 		"the device has no ntuple rx flow rules, or they are off (ethtool -K IF ntuple on)" },
+	[URINGX_REASON_KERNEL_NO_ZCRX_SHARE] = { "kernel_no_zcrx_share",
+		"kernel cannot share a zcrx ifq between rings (lacks ZCRX_CTRL_EXPORT / ZCRX_REG_IMPORT; Linux 7.3 has them)" },
+	[URINGX_REASON_NO_NAPI] = { "no_napi",
+		"the socket's packets did not arrive through a NAPI instance of that device's rx queues (loopback, another device, or no packet yet)" },
 };
 
 const char *uringx_reason_str(enum uringx_reason reason)

@@ -171,6 +171,7 @@ int uringx_probe_kernel(struct uringx_probe *out)
 		out->zcrx_nodev = q.register_flags & ZCRX_REG_NODEV;
 		out->zcrx_event = q.features & UX_ZCRX_FEATURE_EVENT;
 		out->zcrx_rx_page_size = q.features & UX_ZCRX_FEATURE_RX_PAGE_SIZE;
+		out->zcrx_share = zcrx_share_supported();
 	}
 	if (!out->op_recv_zc)
 		out->zcrx_nodev_reason = URINGX_REASON_KERNEL_NO_RECV_ZC;

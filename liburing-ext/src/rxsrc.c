@@ -71,6 +71,29 @@ err:
 	return ret;
 }
 
+int uringx_rxsrc_import(struct io_uring *ring, struct uringx_zcrx_share *share,
+			struct uringx_rxsrc **out, enum uringx_reason *reason)
+{
+	struct uringx_rxsrc *src;
+	int ret;
+
+	if (reason)
+		*reason = URINGX_REASON_NONE;
+	if (!out)
+		return -EINVAL;
+	src = calloc(1, sizeof(*src));
+	if (!src)
+		return -ENOMEM;
+	ret = uringx_zcrx_import(ring, share, &src->zcrx, reason);
+	if (ret < 0) {
+		free(src);
+		return ret;
+	}
+	src->kind = URINGX_RX_ZCRX;
+	*out = src;
+	return 0;
+}
+
 void uringx_rxsrc_destroy(struct uringx_rxsrc *src)
 {
 	if (!src)

@@ -1,19 +1,24 @@
 // SPDX-License-Identifier: MIT
 /*
  * steer.c - RSS (which queue a flow hashes to) and ntuple rules (which queue
- * a flow is sent to), over the ethtool ioctl.
+ * a flow is sent to), over the ethtool ioctl; which queue received a socket
+ * (SO_INCOMING_NAPI_ID against netdev netlink's queue-get).
  */
 #include <errno.h>
 #include <linux/ethtool.h>
+#include <linux/netdev.h>
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "uringx/steer.h"
+
+#include "genl.h"
 
 /* hfunc bit 0: the first of the ETH_SS_RSS_HASH_FUNCS strings, "toeplitz"
  * (the kernel's ETH_RSS_HASH_TOP, not in the UAPI header).
@@ -327,4 +332,101 @@ int uringx_steer_del(const char *ifname, uint32_t rule)
 
 	nfc.fs.location = rule;
 	return ethtool_ioctl(ifname, &nfc);
+}
+
+/* --- rx queue of a socket: SO_INCOMING_NAPI_ID and netdev queue-get ------ */
+
+struct queue_dump {
+	uint32_t ifindex;
+	struct uringx_rx_queue_napi *out;
+	unsigned int max;
+	unsigned int count;
+};
+
+static int queue_one(const struct nlmsghdr *nlh, void *arg)
+{
+	struct queue_dump *d = arg;
+	uint32_t id = UINT32_MAX, type = UINT32_MAX, napi = 0, ifindex = 0;
+
+	for_each_attr(a, (char *)NLMSG_DATA(nlh) + GENL_HDRLEN,
+		      nlh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN)) {
+		uint32_t v;
+
+		if (a->nla_len < NLA_HDRLEN + sizeof(v))
+			continue;
+		memcpy(&v, (char *)a + NLA_HDRLEN, sizeof(v));
+		switch (a->nla_type & NLA_TYPE_MASK) {
+		case NETDEV_A_QUEUE_ID: id = v; break;
+		case NETDEV_A_QUEUE_TYPE: type = v; break;
+		case NETDEV_A_QUEUE_NAPI_ID: napi = v; break;
+		case NETDEV_A_QUEUE_IFINDEX: ifindex = v; break;
+		}
+	}
+	if (type != NETDEV_QUEUE_TYPE_RX || id == UINT32_MAX || ifindex != d->ifindex)
+		return 0;
+	/* The dump lists rx queues in order; keep the array indexed by queue. */
+	if (id < d->max) {
+		d->out[id].queue = id;
+		d->out[id].napi_id = napi;
+	}
+	if (id + 1 > d->count)
+		d->count = id + 1;
+	return 0;
+}
+
+int uringx_rx_queues_napi(const char *ifname, struct uringx_rx_queue_napi *out,
+			  unsigned int max, enum uringx_reason *why)
+{
+	struct queue_dump d = { .out = out, .max = out ? max : 0 };
+	struct nl_msg m;
+	uint16_t family;
+	int fd, ret;
+
+	set_why(why, URINGX_REASON_NONE);
+	if (!ifname || (max && !out))
+		return -EINVAL;
+	d.ifindex = if_nametoindex(ifname);
+	if (!d.ifindex) {
+		set_why(why, URINGX_REASON_NO_SUCH_DEVICE);
+		return -ENODEV;
+	}
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (fd < 0) {
+		set_why(why, URINGX_REASON_OTHER);
+		return -errno;
+	}
+	ret = genl_family(fd, NETDEV_FAMILY_NAME, &family);
+	if (ret == 0) {
+		nl_begin(&m, family, NETDEV_CMD_QUEUE_GET, NETDEV_FAMILY_VERSION);
+		nl_put(&m, NETDEV_A_QUEUE_IFINDEX, &d.ifindex, sizeof(d.ifindex));
+		ret = nl_dump(fd, &m, queue_one, &d);
+	}
+	close(fd);
+	if (ret < 0) {
+		set_why(why, ret == -ENODEV ? URINGX_REASON_NO_SUCH_DEVICE : URINGX_REASON_OTHER);
+		return ret;
+	}
+	return (int)d.count;
+}
+
+int uringx_socket_rx_queue(int fd, const struct uringx_rx_queue_napi *queues, unsigned int n,
+			   enum uringx_reason *why)
+{
+	unsigned int napi = 0;
+	socklen_t len = sizeof(napi);
+
+	set_why(why, URINGX_REASON_NONE);
+	if (n && !queues)
+		return -EINVAL;
+	if (getsockopt(fd, SOL_SOCKET, SO_INCOMING_NAPI_ID, &napi, &len)) {
+		set_why(why, URINGX_REASON_OTHER);
+		return -errno;
+	}
+	/* NAPI ids below MIN_NAPI_ID (sender_cpu values) name no instance. */
+	if (napi)
+		for (unsigned int i = 0; i < n; i++)
+			if (queues[i].napi_id == napi)
+				return (int)queues[i].queue;
+	set_why(why, URINGX_REASON_NO_NAPI);
+	return -ENOENT;
 }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <linux/udmabuf.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,26 @@ struct uringx_zcrx {
 	bool event_armed;
 	uint64_t event_user_data;
 	uint64_t events;
+
+	/*
+	 * Sharing (uringx_zcrx_export/import). An importer receives into its
+	 * owner's area and returns buffers through its owner's refill ring;
+	 * it has its own id on its own ring, its own token tag and counts.
+	 * Once exported, the owner's refill ring is written under rq_lock by
+	 * every sharer, and shared_held counts, over all of them, the buffers
+	 * handed out or returned but not yet published.
+	 */
+	struct uringx_zcrx *owner;	/* importer: whose area and refill ring */
+	_Atomic unsigned int refs;	/* owner: itself, importers, shares */
+	bool shared;
+	pthread_mutex_t rq_lock;
+	_Atomic uint32_t shared_held;
 };
+
+static struct uringx_zcrx *root_of(struct uringx_zcrx *z)
+{
+	return z->owner ? z->owner : z;
+}
 
 static uint32_t ilog2_u32(uint32_t v)
 {
@@ -93,18 +113,40 @@ static int map_udmabuf(struct uringx_zcrx *z, uint64_t len)
 	return 0;
 }
 
-static void free_zcrx(struct uringx_zcrx *z)
+static void free_counts(struct uringx_zcrx *z)
 {
+	free(z->user_refs);
+	free(z->returns);
+	free(z->pending);
+}
+
+/* An owner lives on, unused, while importers or shares need its area. */
+static void put_owner(struct uringx_zcrx *z)
+{
+	if (atomic_fetch_sub(&z->refs, 1) != 1)
+		return;
+	pthread_mutex_destroy(&z->rq_lock);
 	region_unmap(&z->area);
 	region_unmap(&z->rq_mem);
 	if (z->dmabuf_fd >= 0)
 		close(z->dmabuf_fd);
 	if (z->memfd >= 0)
 		close(z->memfd);
-	free(z->user_refs);
-	free(z->returns);
-	free(z->pending);
+	free_counts(z);
 	free(z);
+}
+
+static void free_zcrx(struct uringx_zcrx *z)
+{
+	struct uringx_zcrx *owner = z->owner;
+
+	if (!owner) {
+		put_owner(z);
+		return;
+	}
+	free_counts(z);
+	free(z);
+	put_owner(owner);
 }
 
 /* Where the kernel wants the stats: after the refill entries, aligned. */
@@ -153,6 +195,8 @@ int uringx_zcrx_create(struct io_uring *ring, const struct uringx_zcrx_params *p
 	z->memfd = z->dmabuf_fd = -1;
 	z->tag = token_new_tag();
 	z->nodev = !params->ifname;
+	atomic_init(&z->refs, 1);
+	pthread_mutex_init(&z->rq_lock, NULL);
 	z->event_user_data = params->event_user_data;
 
 	events = zcrx_query(&q, &qe) == 0 && (q.features & UX_ZCRX_FEATURE_EVENT);
@@ -300,6 +344,9 @@ int uringx_zcrx_decode(struct uringx_zcrx *zcrx, const struct io_uring_cqe *cqe,
 		niov = (uint32_t)(off >> zcrx->buf_shift);
 		zcrx->user_refs[niov]++;
 		zcrx->outstanding++;
+		if (root_of(zcrx)->shared)
+			atomic_fetch_add_explicit(&root_of(zcrx)->shared_held, 1,
+						  memory_order_relaxed);
 		view->data = (const char *)zcrx->area.addr + off;
 		view->len = (uint32_t)res;
 		view->token = token_make(zcrx->tag, 0, niov);
@@ -339,28 +386,49 @@ static int flush_rq_ctrl(struct uringx_zcrx *zcrx)
 	return io_uring_register_zcrx_ctrl(zcrx->ring, &ctrl);
 }
 
+/* Publish what fits in the refill ring; the caller holds rq_lock if shared. */
+static uint32_t publish(struct uringx_zcrx *zcrx, bool shared)
+{
+	uint32_t head, tail, published = 0;
+
+	head = atomic_load_explicit(zcrx->rq_head, memory_order_acquire);
+	/* Shared: other sharers move the tail too; only writers hold the lock. */
+	tail = shared ? atomic_load_explicit(zcrx->rq_tail, memory_order_relaxed) :
+			zcrx->rq_tail_local;
+	while (zcrx->nr_pending && tail - head <= zcrx->rq_mask) {
+		uint32_t niov = zcrx->pending[zcrx->nr_pending - 1];
+		struct io_uring_zcrx_rqe *rqe = &zcrx->rqes[tail & zcrx->rq_mask];
+
+		rqe->off = zcrx->area_token | ((uint64_t)niov << zcrx->buf_shift);
+		rqe->len = 1u << zcrx->buf_shift;
+		rqe->__pad = 0;
+		tail++;
+		zcrx->pending_refs--;
+		published++;
+		if (!--zcrx->returns[niov])
+			zcrx->nr_pending--;
+	}
+	zcrx->rq_tail_local = tail;
+	atomic_store_explicit(zcrx->rq_tail, tail, memory_order_release);
+	return published;
+}
+
 int uringx_zcrx_flush(struct uringx_zcrx *zcrx)
 {
-	uint32_t head, published = 0;
+	struct uringx_zcrx *root = root_of(zcrx);
+	uint32_t published = 0, n;
 	int ret;
 
 	for (int round = 0; round < 2 && zcrx->nr_pending; round++) {
-		head = atomic_load_explicit(zcrx->rq_head, memory_order_acquire);
-		while (zcrx->nr_pending && zcrx->rq_tail_local - head <= zcrx->rq_mask) {
-			uint32_t niov = zcrx->pending[zcrx->nr_pending - 1];
-			struct io_uring_zcrx_rqe *rqe =
-				&zcrx->rqes[zcrx->rq_tail_local & zcrx->rq_mask];
-
-			rqe->off = zcrx->area_token | ((uint64_t)niov << zcrx->buf_shift);
-			rqe->len = 1u << zcrx->buf_shift;
-			rqe->__pad = 0;
-			zcrx->rq_tail_local++;
-			zcrx->pending_refs--;
-			published++;
-			if (!--zcrx->returns[niov])
-				zcrx->nr_pending--;
+		if (root->shared) {
+			pthread_mutex_lock(&root->rq_lock);
+			n = publish(zcrx, true);
+			pthread_mutex_unlock(&root->rq_lock);
+			atomic_fetch_sub_explicit(&root->shared_held, n, memory_order_relaxed);
+		} else {
+			n = publish(zcrx, false);
 		}
-		atomic_store_explicit(zcrx->rq_tail, zcrx->rq_tail_local, memory_order_release);
+		published += n;
 		/* Without a NIC nobody polls the refill ring: ask the kernel to take it. */
 		if (zcrx->nodev || zcrx->nr_pending) {
 			ret = flush_rq_ctrl(zcrx);
@@ -432,7 +500,126 @@ uint32_t uringx_zcrx_nr_bufs(const struct uringx_zcrx *zcrx)
 
 uint32_t uringx_zcrx_available(const struct uringx_zcrx *zcrx)
 {
-	uint32_t held = zcrx->outstanding + zcrx->pending_refs;
+	const struct uringx_zcrx *root = zcrx->owner ? zcrx->owner : zcrx;
+	uint32_t held = root->shared ?
+		atomic_load_explicit(&((struct uringx_zcrx *)root)->shared_held,
+				     memory_order_relaxed) :
+		zcrx->outstanding + zcrx->pending_refs;
 
 	return held >= zcrx->nr_niovs ? 0 : zcrx->nr_niovs - held;
+}
+
+int uringx_zcrx_export(struct uringx_zcrx *zcrx, struct uringx_zcrx_share *out,
+		       enum uringx_reason *reason)
+{
+	struct uringx_zcrx *root;
+	struct zcrx_ctrl ctrl;
+	int ret;
+
+	if (reason)
+		*reason = URINGX_REASON_NONE;
+	if (!zcrx || !out)
+		return -EINVAL;
+	out->fd = -1;
+	out->owner = NULL;
+	memset(&ctrl, 0, sizeof(ctrl));
+	ctrl.zcrx_id = zcrx->id;
+	ctrl.op = ZCRX_CTRL_EXPORT;
+	ret = io_uring_register_zcrx_ctrl(zcrx->ring, &ctrl);
+	if (ret < 0) {
+		if (reason)
+			*reason = zcrx_share_supported() ? URINGX_REASON_OTHER :
+							   URINGX_REASON_KERNEL_NO_ZCRX_SHARE;
+		return ret;
+	}
+	root = root_of(zcrx);
+	if (!root->shared) {
+		/* Only the owner's thread gets here: nobody else has the ifq yet. */
+		atomic_store_explicit(&root->shared_held, root->outstanding + root->pending_refs,
+				      memory_order_relaxed);
+		root->rq_tail_local = atomic_load_explicit(root->rq_tail, memory_order_relaxed);
+		root->shared = true;
+	}
+	atomic_fetch_add(&root->refs, 1);
+	out->fd = (int)ctrl.zc_export.zcrx_fd;
+	out->owner = root;
+	return 0;
+}
+
+void uringx_zcrx_share_drop(struct uringx_zcrx_share *share)
+{
+	if (!share || !share->owner)
+		return;
+	if (share->fd >= 0)
+		close(share->fd);
+	put_owner(share->owner);
+	share->fd = -1;
+	share->owner = NULL;
+}
+
+int uringx_zcrx_import(struct io_uring *ring, struct uringx_zcrx_share *share,
+		       struct uringx_zcrx **out, enum uringx_reason *reason)
+{
+	struct io_uring_zcrx_ifq_reg reg = { 0 };
+	struct uringx_zcrx *owner, *z;
+	int ret;
+
+	if (reason)
+		*reason = URINGX_REASON_NONE;
+	if (!ring || !share || !share->owner || share->fd < 0 || !out)
+		return -EINVAL;
+	if (!(ring->flags & IORING_SETUP_DEFER_TASKRUN) || !(ring->flags & IORING_SETUP_CQE32)) {
+		if (reason)
+			*reason = URINGX_REASON_KERNEL_RING_FLAGS;
+		return -EINVAL;
+	}
+	owner = share->owner;
+	z = calloc(1, sizeof(*z));
+	if (!z)
+		return -ENOMEM;
+	z->user_refs = calloc(owner->nr_niovs, sizeof(uint32_t));
+	z->returns = calloc(owner->nr_niovs, sizeof(uint32_t));
+	z->pending = calloc(owner->nr_niovs, sizeof(uint32_t));
+	if (!z->user_refs || !z->returns || !z->pending) {
+		free_counts(z);
+		free(z);
+		return -ENOMEM;
+	}
+
+	reg.if_idx = (uint32_t)share->fd;	/* the exported ifq's descriptor */
+	reg.flags = ZCRX_REG_IMPORT;
+	ret = io_uring_register_ifq(ring, &reg);
+	if (ret < 0) {
+		if (reason)
+			*reason = zcrx_share_supported() ? URINGX_REASON_OTHER :
+							   URINGX_REASON_KERNEL_NO_ZCRX_SHARE;
+		free_counts(z);
+		free(z);
+		return ret;
+	}
+	z->ring = ring;
+	z->owner = owner;	/* the share's reference */
+	z->id = reg.zcrx_id;
+	z->tag = token_new_tag();
+	z->area = owner->area;	/* not unmapped by free_zcrx(): the owner's */
+	z->memfd = z->dmabuf_fd = -1;
+	z->rq_head = owner->rq_head;
+	z->rq_tail = owner->rq_tail;
+	z->rqes = owner->rqes;
+	z->rq_mask = owner->rq_mask;
+	z->area_token = owner->area_token;
+	z->buf_shift = owner->buf_shift;
+	z->nr_niovs = owner->nr_niovs;
+	z->nodev = owner->nodev;
+	z->stats = owner->stats;	/* the ifq's counters, for every sharer */
+	close(share->fd);
+	share->fd = -1;
+	share->owner = NULL;
+	*out = z;
+	return 0;
+}
+
+bool uringx_zcrx_shared(const struct uringx_zcrx *zcrx)
+{
+	return zcrx->owner || zcrx->shared;
 }

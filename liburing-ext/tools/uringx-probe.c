@@ -131,9 +131,9 @@ int main(int argc, char **argv)
 		printf("  \"buffer_rings\": {\"bundles\": %s, \"incremental\": %s},\n",
 		       jbool(p.recv_bundle), jbool(p.pbuf_ring_inc));
 		printf("  \"zcrx\": {\"query\": %s, \"nodev\": %s, \"events\": %s, "
-		       "\"rx_page_size\": %s, \"nodev_reason\": \"%s\"",
+		       "\"rx_page_size\": %s, \"share\": %s, \"nodev_reason\": \"%s\"",
 		       jbool(p.zcrx_query), jbool(p.zcrx_nodev), jbool(p.zcrx_event),
-		       jbool(p.zcrx_rx_page_size),
+		       jbool(p.zcrx_rx_page_size), jbool(p.zcrx_share),
 		       p.zcrx_nodev ? "none" : uringx_reason_name(p.zcrx_nodev_reason));
 		if (ifname) {
 			printf(",\n    \"device\": {\"ifname\": ");
@@ -189,6 +189,7 @@ int main(int argc, char **argv)
 	printf("zcrx NODEV copy mode   %s%s%s\n", yes(p.zcrx_nodev),
 	       p.zcrx_nodev ? "" : ": ", p.zcrx_nodev ? "" : uringx_reason_str(p.zcrx_nodev_reason));
 	printf("zcrx copy events       %s\n", yes(p.zcrx_event));
+	printf("zcrx shared by rings   %s\n", yes(p.zcrx_share));
 	if (ifname) {
 		printf("zcrx on %s queue %lu: %s\n", ifname, queue,
 		       v.usable ? "usable" : "not usable");

@@ -200,3 +200,58 @@ TEST(Steer, DevicesWithoutRssOrRulesSayWhy) {
 }
 
 }  // namespace
+
+namespace {
+
+// The NAPI map of a device: netdev netlink's queue-get, no privilege.
+TEST(RxQueueNapi, LoopbackHasOneRxQueueWithoutNapi) {
+  uringx_rx_queue_napi q[4];
+  uringx_reason why = URINGX_REASON_OTHER;
+  int n = uringx_rx_queues_napi("lo", q, 4, &why);
+  ASSERT_EQ(n, 1) << uringx_strerror(n) << ": " << uringx_reason_str(why);
+  EXPECT_EQ(why, URINGX_REASON_NONE);
+  EXPECT_EQ(q[0].queue, 0u);
+  EXPECT_EQ(q[0].napi_id, 0u) << "lo receives through no NAPI instance";
+  // Counting only.
+  EXPECT_EQ(uringx_rx_queues_napi("lo", nullptr, 0, nullptr), 1);
+}
+
+TEST(RxQueueNapi, BadArgumentsAndUnknownDevicesSayWhy) {
+  uringx_rx_queue_napi q[1];
+  uringx_reason why = URINGX_REASON_NONE;
+  EXPECT_EQ(uringx_rx_queues_napi("zcnet-nosuch0", q, 1, &why), -ENODEV);
+  EXPECT_EQ(why, URINGX_REASON_NO_SUCH_DEVICE);
+  EXPECT_EQ(uringx_rx_queues_napi(nullptr, q, 1, nullptr), -EINVAL);
+  EXPECT_EQ(uringx_rx_queues_napi("lo", nullptr, 1, nullptr), -EINVAL);
+  EXPECT_EQ(uringx_socket_rx_queue(-1, q, 0, &why), -EBADF);
+  EXPECT_EQ(uringx_socket_rx_queue(0, nullptr, 1, nullptr), -EINVAL);
+}
+
+// A loopback connection's packets came through no NAPI: the placement
+// helper says so rather than naming a queue.
+TEST(RxQueueNapi, LoopbackSocketHasNoReceiveQueue) {
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(l, 0);
+  sockaddr_in a = V4("127.0.0.1", 0);
+  ASSERT_EQ(bind(l, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_EQ(listen(l, 4), 0);
+  socklen_t len = sizeof(a);
+  ASSERT_EQ(getsockname(l, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(connect(c, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  int s = accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
+  ASSERT_GE(s, 0);
+  ASSERT_EQ(write(c, "x", 1), 1);
+  char ch;
+  ASSERT_EQ(read(s, &ch, 1), 1);
+  uringx_rx_queue_napi q[1];
+  ASSERT_EQ(uringx_rx_queues_napi("lo", q, 1, nullptr), 1);
+  uringx_reason why = URINGX_REASON_NONE;
+  EXPECT_EQ(uringx_socket_rx_queue(s, q, 1, &why), -ENOENT);
+  EXPECT_EQ(why, URINGX_REASON_NO_NAPI);
+  close(s);
+  close(c);
+  close(l);
+}
+
+}  // namespace

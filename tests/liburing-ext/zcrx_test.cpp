@@ -5,7 +5,9 @@
 #include <uringx/uringx.h>
 
 #include <cerrno>
+#include <future>
 #include <string>
+#include <thread>
 
 #include "support/loopback.hpp"
 #include "support/rx_loop.hpp"
@@ -140,3 +142,143 @@ TEST(ZcrxNodev, DoubleAndForeignReleaseAreRefused) {
 }
 
 }  // namespace
+
+// Threads outnumber queues: a second ring receives from the same ifq
+// (ZCRX_CTRL_EXPORT on the owner's ring, ZCRX_REG_IMPORT on the other).
+// Both rings run a seeded stream at once through a 64-buffer area, holding
+// views so that the area runs dry and both return buffers through the one
+// refill ring; every byte verified on both. A view is only the decoding
+// sharer's to release; the owner destroyed first leaves the importer
+// working (the area goes with the last sharer).
+TEST(ZcrxNodev, TwoRingsShareOneIfqThroughExportAndImport) {
+  if (auto why = NodevMissing(); !why.empty()) GTEST_SKIP() << why;
+  uringx_probe p;
+  ASSERT_EQ(uringx_probe_kernel(&p), 0);
+  ASSERT_TRUE(p.zcrx_share) << "Linux 7.3 exports and imports zcrx ifqs";
+
+  const uint64_t total = 8u << 20;
+  std::promise<uringx_zcrx_share> shared;
+  std::promise<uint64_t> importer_token;  // a view the importer decoded
+  std::promise<void> owner_done, owner_gone;
+  testsupport::RxLoopResult owner_result, importer_result, after_result;
+  int foreign_release = 0;
+
+  std::thread owner([&] {
+    Ring ring(256, kZcrxRingFlags);
+    uringx_rxsrc* src = MakeNodevSource(ring.get(), 64 * 4096, 64);
+    if (!src) {
+      shared.set_value({-1, nullptr});
+      return;
+    }
+    uringx_zcrx_share share{};
+    uringx_reason why = URINGX_REASON_NONE;
+    int ret = uringx_zcrx_export(uringx_rxsrc_zcrx(src), &share, &why);
+    EXPECT_EQ(ret, 0) << uringx_strerror(ret) << ": " << uringx_reason_str(why);
+    EXPECT_TRUE(uringx_zcrx_shared(uringx_rxsrc_zcrx(src)));
+    shared.set_value(share);
+    auto pair = testsupport::MakeTcpPair();
+    testsupport::StreamSender sender(pair.client.Release(), 31, total, 30000,
+                                     testsupport::SenderEnd::kClose);
+    testsupport::RxLoopOptions options;
+    options.hold = testsupport::HoldPolicy::kHoldWindow;
+    options.window = 24;
+    owner_result = testsupport::RunRxLoop(ring.get(), src, pair.server.get(), 31, options);
+    // A token the other ring decoded is not this sharer's to release.
+    foreign_release = uringx_rxsrc_release(src, importer_token.get_future().get());
+    owner_done.set_value();
+    uringx_rxsrc_destroy(src);
+    owner_gone.set_value();
+  });
+
+  Ring ring(256, kZcrxRingFlags);
+  uringx_zcrx_share share = shared.get_future().get();
+  ASSERT_GE(share.fd, 0);
+  uringx_rxsrc* src = nullptr;
+  uringx_reason why = URINGX_REASON_NONE;
+  int ret = uringx_rxsrc_import(ring.get(), &share, &src, &why);
+  ASSERT_EQ(ret, 0) << uringx_strerror(ret) << ": " << uringx_reason_str(why);
+  EXPECT_EQ(share.fd, -1) << "import consumes the share";
+  EXPECT_TRUE(uringx_zcrx_shared(uringx_rxsrc_zcrx(src)));
+  EXPECT_EQ(uringx_rxsrc_nr_bufs(src), 64u);
+  {
+    auto pair = testsupport::MakeTcpPair();
+    testsupport::StreamSender sender(pair.client.Release(), 32, total, 30000,
+                                     testsupport::SenderEnd::kClose);
+    testsupport::RxLoopOptions options;
+    options.hold = testsupport::HoldPolicy::kHoldWindow;
+    options.window = 24;
+    importer_result = testsupport::RunRxLoop(ring.get(), src, pair.server.get(), 32, options);
+  }
+  // One view held across the owner's release attempt.
+  {
+    auto pair = testsupport::MakeTcpPair();
+    ASSERT_EQ(write(pair.client.get(), "shared", 6), 6);
+    uringx_rxsrc_prep_recv(src, io_uring_get_sqe(ring.get()), pair.server.get());
+    io_uring_submit(ring.get());
+    uringx_rx_view view{};
+    uringx_rx_event ev{};
+    do {
+      io_uring_cqe* cqe = nullptr;
+      ASSERT_EQ(io_uring_wait_cqe(ring.get(), &cqe), 0);
+      ASSERT_EQ(uringx_rxsrc_decode(src, cqe, &view, 1, &ev), 0);
+      io_uring_cqe_seen(ring.get(), cqe);
+    } while (!ev.nr_views);
+    EXPECT_EQ(std::string(static_cast<const char*>(view.data), view.len), "shared");
+    importer_token.set_value(view.token);
+    owner_done.get_future().get();
+    EXPECT_EQ(foreign_release, -EINVAL) << "the owner released the importer's view";
+    EXPECT_EQ(uringx_rxsrc_release(src, view.token), 0);
+    EXPECT_GE(uringx_rxsrc_flush(src), 0);
+    ::shutdown(pair.server.get(), SHUT_RDWR);
+    // Drain to the receive's final CQE.
+    for (;;) {
+      io_uring_cqe* cqe = nullptr;
+      ASSERT_EQ(io_uring_wait_cqe(ring.get(), &cqe), 0);
+      ASSERT_EQ(uringx_rxsrc_decode(src, cqe, &view, 1, &ev), 0);
+      bool more = cqe->flags & IORING_CQE_F_MORE;
+      io_uring_cqe_seen(ring.get(), cqe);
+      if (ev.nr_views) uringx_rxsrc_release(src, view.token);
+      if (!more) break;
+    }
+  }
+  owner_gone.get_future().get();
+  owner.join();
+  // The owner's ring and struct are gone; the area lives with this sharer.
+  {
+    auto pair = testsupport::MakeTcpPair();
+    testsupport::StreamSender sender(pair.client.Release(), 33, total, 30000,
+                                     testsupport::SenderEnd::kClose);
+    testsupport::RxLoopOptions options;
+    options.hold = testsupport::HoldPolicy::kHoldUntilStarved;
+    after_result = testsupport::RunRxLoop(ring.get(), src, pair.server.get(), 33, options);
+  }
+  for (auto* r : {&owner_result, &importer_result, &after_result}) {
+    EXPECT_EQ(r->loop_error, 0) << uringx_strerror(r->loop_error);
+    EXPECT_EQ(r->error, 0) << uringx_strerror(r->error);
+    EXPECT_EQ(r->first_mismatch, -1);
+    EXPECT_EQ(r->bytes, total);
+    EXPECT_TRUE(r->eof);
+    EXPECT_TRUE(r->views_in_area);
+  }
+  EXPECT_GT(owner_result.starved_rearms + importer_result.starved_rearms, 0u)
+      << "the shared area never ran dry";
+  std::printf("shared ifq: owner %llu CQEs (%llu dry), importer %llu CQEs (%llu dry), after "
+              "the owner left %llu CQEs (%llu dry)\n",
+              (unsigned long long)owner_result.data_cqes,
+              (unsigned long long)owner_result.starved_rearms,
+              (unsigned long long)importer_result.data_cqes,
+              (unsigned long long)importer_result.starved_rearms,
+              (unsigned long long)after_result.data_cqes,
+              (unsigned long long)after_result.starved_rearms);
+  uringx_rxsrc_destroy(src);
+}
+
+TEST(ZcrxShare, BadSharesAreRefused) {
+  Ring ring(8, kZcrxRingFlags);
+  uringx_zcrx_share none{-1, nullptr};
+  uringx_zcrx* z = nullptr;
+  EXPECT_EQ(uringx_zcrx_import(ring.get(), &none, &z, nullptr), -EINVAL);
+  EXPECT_EQ(uringx_zcrx_export(nullptr, &none, nullptr), -EINVAL);
+  uringx_zcrx_share_drop(&none);  // no-op
+  uringx_zcrx_share_drop(nullptr);
+}

@@ -41,6 +41,9 @@ def main():
         fail(f"lo reason {dev['reason']}, want {want}")
     if doc["zcrx"]["nodev"] != expect_nodev:
         fail(f"nodev {doc['zcrx']['nodev']}, expected {expect_nodev}")
+    # Sharing an ifq between rings came with the same query interface.
+    if doc["zcrx"]["share"] != expect_nodev:
+        fail(f"zcrx share {doc['zcrx']['share']}, expected {expect_nodev}")
     if not expect_nodev and doc["zcrx"]["nodev_reason"] == "none":
         fail("nodev absent without a reason")
     tx = doc["nic_tx_pool"]

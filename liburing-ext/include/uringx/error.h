@@ -46,6 +46,8 @@ enum uringx_reason {
 	URINGX_REASON_ROUTE_OTHER_DEVICE,   /* the socket's route uses another device */
 	URINGX_REASON_NO_RSS,               /* device reports no RSS key or indirection table */
 	URINGX_REASON_NO_NTUPLE,            /* device has no (or disabled) ntuple rx rules */
+	URINGX_REASON_KERNEL_NO_ZCRX_SHARE, /* no ZCRX_CTRL_EXPORT / ZCRX_REG_IMPORT */
+	URINGX_REASON_NO_NAPI,              /* the socket's packets came through no NAPI of the device */
 	URINGX_REASON__COUNT
 };
 

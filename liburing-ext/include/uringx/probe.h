@@ -44,6 +44,7 @@ struct uringx_probe {
 	bool zcrx_nodev;		/* ZCRX_REG_NODEV: copy mode without a NIC */
 	bool zcrx_event;		/* ZCRX_FEATURE_EVENT: copy counters and events */
 	bool zcrx_rx_page_size;		/* ZCRX_FEATURE_RX_PAGE_SIZE */
+	bool zcrx_share;		/* ifqs shared between rings (export/import) */
 	enum uringx_reason zcrx_nodev_reason;	/* why zcrx_nodev is false */
 };
 

@@ -52,6 +52,13 @@ struct uringx_rxsrc_params {
 int uringx_rxsrc_create(struct io_uring *ring, const struct uringx_rxsrc_params *params,
 			struct uringx_rxsrc **out, enum uringx_reason *reason);
 /*
+ * uringx_rxsrc_import - a zcrx source on @ring over another ring's ifq
+ * (uringx_zcrx_export(), uringx_zcrx_import()); consumes @share on success.
+ */
+int uringx_rxsrc_import(struct io_uring *ring, struct uringx_zcrx_share *share,
+			struct uringx_rxsrc **out, enum uringx_reason *reason);
+
+/*
  * uringx_rxsrc_destroy - free the source. With no receive armed, call it
  * before io_uring_queue_exit(): a buffer ring is unregistered through the
  * ring. With receives still armed, close the ring first (that cancels them;

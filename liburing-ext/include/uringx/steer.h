@@ -98,6 +98,38 @@ int uringx_steer_add(const char *ifname, const struct sockaddr *dst, unsigned in
 		     uint32_t *rule_out, enum uringx_reason *why);
 int uringx_steer_del(const char *ifname, uint32_t rule);
 
+/*
+ * Which rx queue received a connection: the kernel records in each socket
+ * the NAPI instance its last packet came through (SO_INCOMING_NAPI_ID,
+ * CONFIG_NET_RX_BUSY_POLL), and the netdev netlink family says which NAPI
+ * serves each rx queue (queue-get). A server with a zcrx area per queue
+ * uses the two to hand an accepted connection to the ring whose area that
+ * queue fills.
+ */
+struct uringx_rx_queue_napi {
+	uint32_t queue;		/* rx queue index */
+	uint32_t napi_id;	/* 0: no NAPI instance (queue stopped, virtual device) */
+};
+
+/*
+ * uringx_rx_queues_napi - the rx queues of @ifname with their NAPI ids,
+ * queue order, at most @max. Returns the number of rx queues the device has
+ * (more than @max: only @max written), or -errno with @why (NO_SUCH_DEVICE;
+ * OTHER: the kernel has no netdev netlink family, Linux before 6.9). Needs
+ * no privilege.
+ */
+int uringx_rx_queues_napi(const char *ifname, struct uringx_rx_queue_napi *out,
+			  unsigned int max, enum uringx_reason *why);
+
+/*
+ * uringx_socket_rx_queue - the queue in @queues whose NAPI instance received
+ * socket @fd's last packet. -ENOENT with NO_NAPI when the socket has no NAPI
+ * id (loopback, a device without NAPI, nothing received yet) or one of no
+ * queue in @queues (another device); getsockopt()'s errno otherwise.
+ */
+int uringx_socket_rx_queue(int fd, const struct uringx_rx_queue_napi *queues, unsigned int n,
+			   enum uringx_reason *why);
+
 #ifdef __cplusplus
 }
 #endif

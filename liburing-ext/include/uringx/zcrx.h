@@ -102,6 +102,33 @@ void uringx_zcrx_get_stats(const struct uringx_zcrx *zcrx, struct uringx_zcrx_st
  */
 bool uringx_zcrx_is_event(struct uringx_zcrx *zcrx, const struct io_uring_cqe *cqe);
 
+/*
+ * Sharing one ifq between rings of this process (threads outnumber queues):
+ * uringx_zcrx_export() on the owner's ring thread (the ring is single
+ * issuer) gives a share: a descriptor for the ifq (ZCRX_CTRL_EXPORT) and a
+ * reference on the owner's area. uringx_zcrx_import() on another ring
+ * (registered with ZCRX_REG_IMPORT) consumes it and returns a zcrx that
+ * receives into the same area from the same queue, with its own id, token
+ * tag and counts; each sharer releases only the views it decoded (a view of
+ * another sharer is -EINVAL). The refill ring is then written by every
+ * sharer under a lock, and uringx_zcrx_available() counts over all of
+ * them. Destroy sharers in any order: the area is freed with the last one.
+ * Errors: -EINVAL (ring flags, bad share), the kernel's errno with reason
+ * KERNEL_NO_ZCRX_SHARE when it cannot share.
+ */
+struct uringx_zcrx_share {
+	int fd;				/* the exported ifq, -1 once consumed */
+	struct uringx_zcrx *owner;
+};
+int uringx_zcrx_export(struct uringx_zcrx *zcrx, struct uringx_zcrx_share *out,
+		       enum uringx_reason *reason);
+int uringx_zcrx_import(struct io_uring *ring, struct uringx_zcrx_share *share,
+		       struct uringx_zcrx **out, enum uringx_reason *reason);
+/* A share not imported: closes its descriptor, drops its reference. */
+void uringx_zcrx_share_drop(struct uringx_zcrx_share *share);
+/* True for an importer and for an owner that has exported. */
+bool uringx_zcrx_shared(const struct uringx_zcrx *zcrx);
+
 bool uringx_zcrx_nodev(const struct uringx_zcrx *zcrx);
 uint32_t uringx_zcrx_id(const struct uringx_zcrx *zcrx);
 uint32_t uringx_zcrx_rx_buf_len(const struct uringx_zcrx *zcrx);
