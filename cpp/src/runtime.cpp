@@ -191,6 +191,21 @@ absl::Status Runtime::Post(size_t ring, Fn fn) {
   return st;
 }
 
+absl::Status Runtime::Call(size_t ring, Fn fn) {
+  if (current_shard)
+    return absl::FailedPreconditionError(absl::StrCat(
+        "Runtime::Call(", ring, "): called on a ring's thread (ring ", CurrentIndex(),
+        "); waiting there would stop its loop: use Post"));
+  std::promise<void> done;
+  absl::Status st = Post(ring, [&fn, &done] {
+    std::move(fn)();
+    done.set_value();
+  });
+  if (!st.ok()) return st;
+  done.get_future().wait();
+  return absl::OkStatus();
+}
+
 absl::Status Runtime::Send(Shard& t, PostNode* node) {
   ZCNET_HANDED_OVER(&node->deliver);
   Shard* self = current_shard;

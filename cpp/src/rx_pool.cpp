@@ -292,6 +292,34 @@ absl::StatusOr<std::unique_ptr<RxPool>> RxPool::Create(Ring& ring, const Options
   return std::unique_ptr<RxPool>(new RxPool(new detail::RxPoolCore(ring, src, options.stream_quota)));
 }
 
+absl::StatusOr<ZcrxShare> RxPool::ShareZcrx() {
+  uringx_zcrx* z = uringx_rxsrc_zcrx(core_->src);
+  if (!z)
+    return absl::FailedPreconditionError(absl::StrCat(
+        "RxPool::ShareZcrx: the pool is ", mechanism(), ", not zcrx: nothing to share"));
+  ZcrxShare share;
+  uringx_reason reason = URINGX_REASON_NONE;
+  int ret = uringx_zcrx_export(z, &share.share_, &reason);
+  if (ret < 0) return ReasonStatus("RxPool::ShareZcrx: ZCRX_CTRL_EXPORT", ret, reason);
+  return share;
+}
+
+absl::StatusOr<std::unique_ptr<RxPool>> RxPool::Import(Ring& ring, ZcrxShare share,
+                                                       uint32_t stream_quota) {
+  if (!share.valid())
+    return absl::InvalidArgumentError("RxPool::Import: empty ZcrxShare (already imported?)");
+  uringx_rxsrc* src = nullptr;
+  uringx_reason reason = URINGX_REASON_NONE;
+  int ret = uringx_rxsrc_import(ring.raw(), &share.share_, &src, &reason);
+  if (ret < 0) return ReasonStatus("RxPool::Import: ZCRX_REG_IMPORT", ret, reason);
+  return std::unique_ptr<RxPool>(new RxPool(new detail::RxPoolCore(ring, src, stream_quota)));
+}
+
+bool RxPool::shared() const {
+  uringx_zcrx* z = uringx_rxsrc_zcrx(core_->src);
+  return z && uringx_zcrx_shared(z);
+}
+
 RxPool::~RxPool() {
   core_->handle_alive = false;
   core_->MaybeFree();
@@ -313,6 +341,7 @@ bool RxPool::bundles() const {
 
 std::string RxPool::Describe() const {
   std::string out = mechanism();
+  if (shared()) out += " (ifq shared with another ring)";
   if (reason() != URINGX_REASON_NONE)
     absl::StrAppend(&out, " (zcrx not used: ", uringx_reason_str(reason()), ")");
   uringx_pbufring* pbr = uringx_rxsrc_pbufring(core_->src);

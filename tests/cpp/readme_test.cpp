@@ -2,6 +2,7 @@
 // default options: a reader who copies them gets code that works.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <zcnet/net/rx_queue.hpp>
 #include <zcnet/net/socket.hpp>
 #include <zcnet/ring.hpp>
 #include <zcnet/runtime.hpp>
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "support/loopback.hpp"
 

@@ -55,6 +55,25 @@ TEST(Runtime, StartsOneRingPerThreadAndRunsPostsOnThem) {
   EXPECT_EQ(rt->Post(2, [] {}).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Call: run on a ring and wait for it, from main; refused on a ring thread.
+TEST(Runtime, CallRunsOnTheRingAndReturnsAfterIt) {
+  auto rt = MakeRuntime(2);
+  ASSERT_TRUE(rt);
+  size_t ran_on = SIZE_MAX;
+  int value = 0;
+  ASSERT_TRUE(rt->Call(1, [&] {
+    ran_on = Runtime::CurrentIndex();
+    value = 42;
+  }).ok());
+  EXPECT_EQ(ran_on, 1u);
+  EXPECT_EQ(value, 42) << "Call returned before the function had run";
+  EXPECT_EQ(rt->Call(5, [] {}).code(), absl::StatusCode::kInvalidArgument);
+  absl::Status from_ring = absl::UnknownError("not run");
+  ASSERT_TRUE(rt->Call(0, [&] { from_ring = rt->Call(1, [] {}); }).ok());
+  EXPECT_EQ(from_ring.code(), absl::StatusCode::kFailedPrecondition) << from_ring;
+  EXPECT_NE(from_ring.message().find("use Post"), std::string_view::npos) << from_ring;
+}
+
 // 64 messages bounce between the two rings until 1,000,000 posts were made;
 // every one arrives, on the ring it was sent to.
 struct Bouncer {

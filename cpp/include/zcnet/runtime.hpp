@@ -78,6 +78,11 @@ class Runtime {
   // that does not exist, FailedPrecondition once that ring is stopping, the
   // errno of IORING_REGISTER_SEND_MSG_RING from a thread without a ring.
   absl::Status Post(size_t ring, Fn fn);
+  // Runs @fn on ring @ring's thread and waits until it has returned: for
+  // setting up per-ring state (pools, listeners) from main. Only from a
+  // thread that is not a ring's (FailedPrecondition: a ring waiting for a
+  // ring would stop its own loop); otherwise errors as for Post.
+  absl::Status Call(size_t ring, Fn fn);
 
   // Calls @make with ring @ring on its thread and runs the returned Task
   // there until it finishes; @make is kept until then, so a coroutine

@@ -86,6 +86,29 @@ class RxBuffer {
   uint64_t token_ = 0;
 };
 
+// A pool's zcrx ifq on its way to another ring of this process (from
+// RxPool::ShareZcrx to RxPool::Import): the exported ifq's descriptor and a
+// reference on the area. Move-only; dropped unused, it closes the
+// descriptor and lets the area go.
+class ZcrxShare {
+ public:
+  ZcrxShare() = default;
+  ZcrxShare(ZcrxShare&& o) noexcept : share_(std::exchange(o.share_, {-1, nullptr})) {}
+  ZcrxShare& operator=(ZcrxShare&& o) noexcept {
+    if (this != &o) {
+      uringx_zcrx_share_drop(&share_);
+      share_ = std::exchange(o.share_, {-1, nullptr});
+    }
+    return *this;
+  }
+  ~ZcrxShare() { uringx_zcrx_share_drop(&share_); }
+  bool valid() const { return share_.owner != nullptr; }
+
+ private:
+  friend class RxPool;
+  uringx_zcrx_share share_{-1, nullptr};
+};
+
 class RxPool {
  public:
   struct Options {
@@ -119,6 +142,20 @@ class RxPool {
 
   // Create chooses the mechanism; a zcrx failure in AUTO mode is not an error.
   static absl::StatusOr<std::unique_ptr<RxPool>> Create(Ring& ring, const Options& options);
+
+  // Rings outnumbering rx queues share a queue's ifq: ShareZcrx() (on this
+  // pool's ring thread: the ring is single issuer) exports this pool's
+  // ifq; Import(ring, share) on another ring's thread makes a pool there
+  // that receives from the same queue into the same area, with its own
+  // streams, counts and quota. Buffers go back through the one refill ring
+  // (under a lock once shared). Either pool may be destroyed first.
+  // ShareZcrx errors: FailedPrecondition for a pool that is not zcrx; the
+  // kernel's errno with "kernel cannot share a zcrx ifq" where it lacks export.
+  absl::StatusOr<ZcrxShare> ShareZcrx();
+  static absl::StatusOr<std::unique_ptr<RxPool>> Import(
+      Ring& ring, ZcrxShare share, uint32_t stream_quota = Options::kDefaultQuota);
+  // True for a pool whose ifq another ring's pool also receives from.
+  bool shared() const;
   // Gives up the handle; see the lifetime rule above.
   ~RxPool();
   RxPool(const RxPool&) = delete;
