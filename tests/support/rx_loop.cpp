@@ -44,9 +44,15 @@ RxLoopResult RunRxLoop(io_uring* ring, uringx_rxsrc* src, int fd, uint64_t seed,
   while (!r.eof && !r.error && !r.loop_error) {
     io_uring_submit(ring);
     io_uring_cqe* cqe = nullptr;
-    __kernel_timespec ts{options.idle_timeout_ms / 1000,
-                         (options.idle_timeout_ms % 1000) * 1000000LL};
+    bool stall_wait = options.hold == HoldPolicy::kHoldUntilStalled && !held.empty();
+    int wait_ms = stall_wait ? options.stall_ms : options.idle_timeout_ms;
+    __kernel_timespec ts{wait_ms / 1000, (wait_ms % 1000) * 1000000LL};
     int ret = io_uring_wait_cqe_timeout(ring, &cqe, &ts);
+    if (ret == -ETIME && stall_wait) {
+      r.stalls++;
+      release_all();  // the stream stalled on the held buffers: give them back
+      continue;
+    }
     if (ret) {
       std::fprintf(stderr, "rx loop: no completion in %d ms (%s)\n", options.idle_timeout_ms,
                    uringx_strerror(ret));

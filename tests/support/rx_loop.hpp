@@ -16,6 +16,10 @@ enum class HoldPolicy {
   kReleaseAtOnce,       // release each view right after verifying it
   kHoldUntilStarved,    // keep every view until the source runs dry
   kHoldWindow,          // keep the newest `window` views
+  // Keep every view until no completion came for `stall_ms`, then give all
+  // back: a NIC queue whose zcrx area is empty drops frames rather than
+  // ending the receive, so the stream stalls until buffers return.
+  kHoldUntilStalled,
 };
 
 struct RxLoopOptions {
@@ -25,6 +29,7 @@ struct RxLoopOptions {
   uint64_t cancel_after_cqes = 0;
   // Stop with a failure after this long without progress.
   int idle_timeout_ms = 20000;
+  int stall_ms = 300;  // kHoldUntilStalled
 };
 
 struct RxLoopResult {
@@ -37,6 +42,7 @@ struct RxLoopResult {
   uint32_t max_views_per_cqe = 0;
   uint64_t buf_more_cqes = 0;    // IORING_CQE_F_BUF_MORE seen
   uint64_t zcrx_events = 0;
+  uint64_t stalls = 0;           // kHoldUntilStalled: times it stalled holding views
   bool eof = false;
   int error = 0;                 // stream error (negative errno)
   long first_mismatch = -1;      // byte offset of the first corrupt byte
