@@ -4,6 +4,7 @@
 #include <absl/strings/str_cat.h>
 
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -64,6 +65,19 @@ Task<absl::Status> Socket::RecvExactly(absl::Span<std::byte> buf, OpOptions opti
 
 namespace detail {
 
+// An accept that found the descriptor table full: the connection is not
+// lost, it waits in the listen backlog; say so, with the limit.
+absl::Status AcceptError(int err) {
+  absl::Status st = ErrnoStatus("accept", err);
+  rlimit lim;
+  if ((err != -EMFILE && err != -ENFILE) || getrlimit(RLIMIT_NOFILE, &lim) != 0) return st;
+  return absl::ResourceExhaustedError(absl::StrCat(
+      st.message(), ": RLIMIT_NOFILE is ",
+      lim.rlim_cur == RLIM_INFINITY ? std::string("unlimited") : absl::StrCat(lim.rlim_cur),
+      "; the connection waits in the listen backlog: close descriptors or raise the limit "
+      "(ulimit -n, systemd LimitNOFILE=), then accept again"));
+}
+
 AcceptState::AcceptState(Ring& ring, int dup_fd_or_error)
     : MultishotStream(ring, dup_fd_or_error < 0 ? -1 : dup_fd_or_error, &AcceptState::OnCqe),
       error(dup_fd_or_error < 0 ? dup_fd_or_error : 0) {}
@@ -114,7 +128,7 @@ absl::StatusOr<Socket> AcceptState::Take(WaitEnd end) {
   if (end == WaitEnd::kStopped) return ErrnoStatus("accept", ECANCELED);
   if (end == WaitEnd::kTimedOut) return ErrnoStatus("accept", ETIME);
   // An error is reported once; the next Next() arms again.
-  return ErrnoStatus("accept", std::exchange(error, 0));
+  return AcceptError(std::exchange(error, 0));
 }
 
 }  // namespace detail

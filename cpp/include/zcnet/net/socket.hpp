@@ -153,6 +153,9 @@ class Socket {
 class Listener;
 namespace detail {
 struct AcceptState;
+// The status of a failed accept; at the descriptor limit it names
+// RLIMIT_NOFILE and says the connection waits in the backlog.
+absl::Status AcceptError(int err);
 }
 
 // A multishot accept: every co_await Next() yields the next connection from
@@ -167,7 +170,11 @@ class AcceptStream {
   ~AcceptStream();
 
   // Next yields an accepted Socket, or the accept error (Cancelled on stop,
-  // DeadlineExceeded when @options.timeout passes first).
+  // DeadlineExceeded when @options.timeout passes first). An error is
+  // reported once and the stream stays usable: the next Next() arms again.
+  // At the descriptor limit (EMFILE/ENFILE) the error is ResourceExhausted,
+  // names RLIMIT_NOFILE, and the connection waits in the listen backlog:
+  // keep serving, close descriptors or wait a little, then call Next().
   detail::StreamNextAwaiter<detail::AcceptState> Next(OpOptions options = {});
 
  private:
@@ -222,7 +229,7 @@ class Listener {
   struct AcceptResult {
     Ring* ring;
     absl::StatusOr<Socket> operator()(int res, uint32_t) const {
-      if (res < 0) return ErrnoStatus("accept", res);
+      if (res < 0) return detail::AcceptError(res);
       return Socket(*ring, res);
     }
   };
