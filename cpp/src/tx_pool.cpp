@@ -84,6 +84,14 @@ bool TxPoolCore::ZeroCopyFor(int fd, size_t bytes) {
   return true;
 }
 
+void TxPoolCore::MarkCopies(int fd) {
+  SocketCopyVerdict* v = VerdictOf(fd);
+  if (!v || v->copies) return;
+  v->copies = true;
+  v->plain_sends = 0;
+  copying_sockets++;
+}
+
 void TxPoolCore::JudgeNotification(int fd, uint64_t bytes, bool copied) {
   (copied ? stats.bytes_copied : stats.bytes_zerocopy) += bytes;
   stats.notifications++;
@@ -102,16 +110,56 @@ void TxPoolCore::JudgeNotification(int fd, uint64_t bytes, bool copied) {
   }
 }
 
+// Sends the slot's chunk again as a plain send: the zero-copy send failed
+// with EOPNOTSUPP before a byte left (a socket without zero copy at all, a
+// Unix-domain socket say), and the chunk is still lent.
+void SendSlot::ResendPlain() {
+  resend_plain = false;
+  pool->MarkCopies(fd);
+  zero_copy = false;
+  pool->stats.zc_sends--;
+  pool->stats.plain_sends++;
+  io_uring_sqe* sqe = pool->ring->GetSqe();
+  io_uring_prep_send(sqe, fd, addr, bytes, MSG_WAITALL | MSG_NOSIGNAL);
+  Ring::SetOp(sqe, this);
+  pool->ring->AddInFlight();
+}
+
 void SendSlot::OnCqe(Operation* op, const io_uring_cqe* cqe) {
   auto* slot = static_cast<SendSlot*>(op);
   TxPoolCore* core = slot->pool;
   if (cqe->flags & IORING_CQE_F_NOTIF) {
+    if (slot->resend_plain) {
+      // The failed send's notification: the chunk stays lent to the resend.
+      if (core->ring->closing()) {
+        slot->resend_plain = false;
+        slot->res = -EOPNOTSUPP;
+        core->lent--;
+        uringx_bufpool_unlend(core->pool, slot->token);
+        core->ChunkReturned();
+        core->dispatching++;
+        slot->ResumeWaiter();
+        core->dispatching--;
+        core->MaybeFree();
+        return;
+      }
+      slot->ResendPlain();
+      return;
+    }
     core->JudgeNotification(slot->fd, static_cast<uint64_t>(slot->res > 0 ? slot->res : 0),
                             cqe->res & IORING_NOTIF_USAGE_ZC_COPIED);
     core->lent--;
     uringx_bufpool_unlend(core->pool, slot->token);
     core->ChunkReturned();
     core->MaybeFree();
+    return;
+  }
+  if (cqe->res == -EOPNOTSUPP && slot->zero_copy && core->options.copy_fallback &&
+      !core->ring->closing()) {
+    // Nothing for the caller yet: the same bytes go again as a plain send,
+    // now, or at the notification the kernel still owes for this send.
+    if (cqe->flags & IORING_CQE_F_MORE) slot->resend_plain = true;
+    else slot->ResendPlain();
     return;
   }
   slot->res = cqe->res;
@@ -260,9 +308,11 @@ detail::SendSlot* SendZcAwaiter::Submit() {
   detail::SendSlot* slot = pool->slots[index].get();
   Ring& ring = *pool->ring;
   slot->token = buf_.chunk_.token;
+  slot->addr = buf_.chunk_.addr;
   slot->bytes = static_cast<uint32_t>(buf_.size_);
   slot->fd = fd_;
   slot->res = 0;
+  slot->resend_plain = false;
   bool is_short = buf_.size_ < pool->options.zc_min_bytes;
   slot->zero_copy = pool->ZeroCopyFor(fd_, buf_.size_);
 

@@ -1,5 +1,6 @@
 // SendZc buffer lifetime, and zcnet hosted on a ring the application owns.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zcnet/net/socket.hpp>
 #include <zcnet/ring.hpp>
@@ -142,6 +143,60 @@ TEST(SendZc, StreamsVerifiedDataAndFallsBackWhenTheKernelCopies) {
   EXPECT_GT(st.plain_sends, 0u) << "copy_fallback did not switch to plain sends";
   EXPECT_EQ(st.short_sends, 0u) << "every send was a full chunk";
   EXPECT_EQ((*pool)->lent_chunks(), 0u);
+}
+
+// A Unix-domain stream socket has no zero copy at all (SEND_ZC fails with
+// EOPNOTSUPP before a byte leaves): with copy_fallback every chunk goes as a
+// plain send instead, the caller sees only successes, and every byte arrives.
+// Without copy_fallback the caller gets the error, naming send_zc.
+TEST(SendZc, UnixSocketWithoutZeroCopyGetsPlainSendsAndEveryByte) {
+  auto ring = MakeRing();
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  testsupport::Fd a(sv[0]), b(sv[1]);
+  auto pool = TxPool::Create(*ring, TxPool::Options{});
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  const uint64_t total = 8u << 20;
+  bool ok = false;
+  std::thread reader = Drain(b.get(), total, 17, &ok);
+  ring->Run([](TxPool& pool, int fd, uint64_t total) -> Task<void> {
+    testsupport::SeededStream gen(17);
+    for (uint64_t sent = 0; sent < total;) {
+      auto buf = co_await pool.Acquire();
+      if (!buf.ok()) co_return;
+      size_t n = std::min<uint64_t>(buf->capacity(), total - sent);
+      gen.Fill(reinterpret_cast<uint8_t*>(buf->data()), n);
+      buf->resize(n);
+      auto r = co_await zcnet::SendZc(fd, std::move(*buf));
+      EXPECT_TRUE(r.ok()) << r.status();
+      if (!r.ok()) co_return;
+      EXPECT_EQ(*r, n);
+      sent += *r;
+    }
+  }(**pool, a.get(), total));
+  a.Reset();
+  reader.join();
+  EXPECT_TRUE(ok) << "bytes lost or corrupted on the Unix socket";
+  EXPECT_TRUE((*pool)->copies_seen(sv[0]));
+  EXPECT_GE((*pool)->stats().plain_sends, total / (64 << 10));
+  EXPECT_EQ((*pool)->lent_chunks(), 0u);
+
+  TxPool::Options strict;
+  strict.copy_fallback = false;
+  auto strict_pool = TxPool::Create(*ring, strict);
+  ASSERT_TRUE(strict_pool.ok()) << strict_pool.status();
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  testsupport::Fd c(sv[0]), d(sv[1]);
+  absl::Status st = ring->Run([](TxPool& pool, int fd) -> Task<absl::Status> {
+    auto buf = co_await pool.Acquire();
+    if (!buf.ok()) co_return buf.status();
+    buf->resize(buf->capacity());
+    auto r = co_await zcnet::SendZc(fd, std::move(*buf));
+    co_return r.status();
+  }(**strict_pool, c.get()));
+  EXPECT_EQ(st.code(), absl::StatusCode::kUnimplemented) << st;
+  EXPECT_NE(st.message().find("send_zc"), absl::string_view::npos) << st;
+  EXPECT_EQ((*strict_pool)->lent_chunks(), 0u);
 }
 
 // Two senders share a one-chunk pool, with plain sends (every send is under

@@ -13,16 +13,19 @@ namespace detail {
 struct SendSlot : Operation {
   SendSlot(Ring& ring, TxPoolCore* p) : Operation(ring, &SendSlot::OnCqe), pool(p) {}
   static void OnCqe(Operation* op, const io_uring_cqe* cqe);
+  void ResendPlain();
   template <typename Promise>
   void Wait(std::coroutine_handle<Promise> h) {
     SetWaiter(h);
   }
   TxPoolCore* pool;
   uint64_t token = 0;
+  void* addr = nullptr;  // the chunk's bytes, for a plain resend
   uint32_t bytes = 0;
   int fd = -1;
   int res = 0;
   bool zero_copy = false;
+  bool resend_plain = false;  // EOPNOTSUPP: resend plain at the notification
   __kernel_timespec deadline{};
   std::optional<std::stop_callback<CancelOnStop>> on_stop;
 };
@@ -50,6 +53,8 @@ struct TxPoolCore {
   // Plans a send of @bytes on @fd: zero-copy or plain.
   bool ZeroCopyFor(int fd, size_t bytes);
   void JudgeNotification(int fd, uint64_t bytes, bool copied);
+  // Judges @fd to copy now (its socket has no zero copy at all).
+  void MarkCopies(int fd);
   SocketCopyVerdict* VerdictOf(int fd);
   void MaybeFree();
 
