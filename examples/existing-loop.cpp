@@ -21,6 +21,8 @@
 #include <zcnet/ring.hpp>
 #include <zcnet/scope.hpp>
 
+#include "command_line.hpp"
+
 namespace {
 
 using zcnet::Ring;
@@ -66,7 +68,8 @@ int main(int argc, char** argv) {
                                 {nullptr, 0, nullptr, 0}};
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
     if (c == 'n') {
-      round_trips = std::atoi(optarg);
+      if (!examples::ParseUint("existing-loop", "--round-trips", optarg, 1, 100000000, &round_trips))
+        return 2;
     } else {
       std::fprintf(c == 'h' ? stdout : stderr,
                    "usage: existing-loop [--round-trips N]\n"

@@ -13,12 +13,15 @@
 #include <errno.h>
 #include <getopt.h>
 #include <liburing.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +39,7 @@ struct options {
 	const char *ifname;
 	uint32_t queue;
 	bool send_zc;
+	bool send_auto;		/* SEND_ZC until the kernel reports it copied */
 	const char *tx_ifname;	/* --send nic: the pool is mapped for this NIC */
 	bool verify;
 };
@@ -45,6 +49,8 @@ struct sender {
 	const struct options *opt;
 	uint64_t enters;
 	uint64_t zc_bytes, copied_bytes;
+	uint64_t plain_from;	/* --send auto: byte offset where plain sends began */
+	bool switched;
 	int error;
 	const char *error_what;
 	enum uringx_reason reason;
@@ -56,6 +62,47 @@ static inline uint8_t pattern(uint64_t i)
 	uint64_t x = (i >> 3) * 0x9E3779B97F4A7C15ULL;
 
 	return (uint8_t)(x >> (8 * (i & 7)));
+}
+
+/*
+ * Byte i is byte (i % 8) of the little-endian word (i / 8) * K: whole words
+ * are filled and checked with one multiply each, at memory speed, so the
+ * stream measures the network path rather than the pattern.
+ */
+static void fill_pattern(uint8_t *dst, uint64_t off, uint32_t n)
+{
+	uint32_t i = 0;
+
+	for (; i < n && ((off + i) & 7); i++)
+		dst[i] = pattern(off + i);
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w = ((off + i) >> 3) * 0x9E3779B97F4A7C15ULL;
+
+		memcpy(dst + i, &w, 8);
+	}
+	for (; i < n; i++)
+		dst[i] = pattern(off + i);
+}
+
+/* The offset within @src of the first byte that differs, or -1. */
+static long check_pattern(const uint8_t *src, uint64_t off, uint32_t n)
+{
+	uint32_t i = 0;
+
+	for (; i < n && ((off + i) & 7); i++)
+		if (src[i] != pattern(off + i))
+			return i;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w = ((off + i) >> 3) * 0x9E3779B97F4A7C15ULL, got;
+
+		memcpy(&got, src + i, 8);
+		if (got != w)
+			break;	/* the byte loop names the first wrong byte */
+	}
+	for (; i < n; i++)
+		if (src[i] != pattern(off + i))
+			return i;
+	return -1;
 }
 
 static double now(void)
@@ -71,14 +118,17 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: uringx-stream [options]\n"
 		"  --bytes N        bytes to move (default 1 GiB; suffixes K M G)\n"
-		"  --chunk N        send size (default 64K)\n"
+		"  --chunk N        send size (default 256K: 16 of them, 4 MiB, are registered)\n"
 		"  --rx MODE        auto (default), pbuf, zcrx (zcrx without --ifname: NODEV copy mode)\n"
 		"  --ifname IF      NIC for zcrx, with --queue N (default 0)\n"
-		"  --send KIND      zc (default: SEND_ZC from registered chunks), plain, or\n"
+		"  --send KIND      auto (default: SEND_ZC from registered chunks until the kernel\n"
+		"                   reports it copies on this path, as loopback and veth do, then\n"
+		"                   IORING_OP_SEND), zc (always SEND_ZC), plain (IORING_OP_SEND), or\n"
 		"                   nic (SEND_ZC from a pool --tx-ifname IF has DMA-mapped once)\n"
 		"  --verify         check every received byte\n"
-		"  --listen A:P     receive only: accept one connection on IPv4 address A, port P\n"
-		"  --connect A:P    send only: connect to A:P\n"
+		"  --listen ADDR    receive only: accept one connection on ADDR: A.B.C.D:P,\n"
+		"                   [IPv6]:P, unix:/path or unix:@abstract-name\n"
+		"  --connect ADDR   send only: connect to ADDR (same forms)\n"
 		"Without --listen/--connect both ends run here, over 127.0.0.1.\n"
 		"Prints what it did; exits non-zero unless every byte arrived (and matched).\n");
 }
@@ -111,6 +161,7 @@ static void *send_main(void *arg)
 	struct io_uring ring;
 	uint64_t queued = 0, done = 0;
 	int inflight = 0, ret;
+	bool zc = opt->send_zc;
 
 	ret = io_uring_queue_init(64, &ring, IORING_SETUP_SINGLE_ISSUER);
 	if (ret) {
@@ -141,9 +192,19 @@ static void *send_main(void *arg)
 			if (uringx_bufpool_alloc(pool, &c))
 				break;	/* every chunk lent: wait for notifications */
 			len = opt->bytes - queued < c.len ? (uint32_t)(opt->bytes - queued) : c.len;
-			for (uint32_t i = 0; i < len; i++)
-				((uint8_t *)c.addr)[i] = pattern(queued + i);
-			if (opt->send_zc) {
+			fill_pattern(c.addr, queued, len);
+			/*
+			 * --send auto: once 1 MiB of notifications all said "copied"
+			 * (loopback and veth always copy: the receiver is local), a
+			 * zero-copy send only adds a notification per send.
+			 */
+			if (zc && opt->send_auto && !sz.bytes_zerocopy &&
+			    sz.bytes_copied >= (1u << 20)) {
+				zc = false;
+				s->switched = true;
+				s->plain_from = queued;
+			}
+			if (zc) {
 				uringx_sendzc_prep(&sz, io_uring_get_sqe(&ring), s->fd, c.token, 0, len,
 						   len, MSG_WAITALL);
 				/* Lent to the kernel: really freed at its notification. */
@@ -245,8 +306,7 @@ static void *send_main_nic(void *arg)
 			if (chunk < 0)
 				break;	/* every chunk lent: wait for notifications */
 			p = uringx_nictx_chunk(&pool, (uint32_t)chunk);
-			for (uint32_t i = 0; i < len; i++)
-				p[i] = pattern(queued + i);
+			fill_pattern(p, queued, len);
 			uringx_nictx_prep_send(&pool, io_uring_get_sqe(&ring), s->fd,
 					       (uint32_t)chunk, 0, len, len, MSG_WAITALL);
 			queued += len;
@@ -290,43 +350,118 @@ out:
 	return NULL;
 }
 
-static int parse_addr(const char *s, struct sockaddr_in *addr)
+/*
+ * Reads an address: "A.B.C.D:P", "[V6]:P" or "[V6%IF]:P", "unix:/path" or
+ * "unix:@abstract". Returns NULL, or what is wrong with @s.
+ */
+static const char *parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {
-	char host[64];
-	const char *colon = strrchr(s, ':');
-	char *end;
+	char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+	const char *colon, *portp;
 	unsigned long port;
+	char *end;
 
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, (size_t)(colon - s));
-	host[colon - s] = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (*end || !colon[1] || port > 65535)
-		return -EINVAL;
-	memset(addr, 0, sizeof(*addr));
-	addr->sin_family = AF_INET;
-	addr->sin_port = htons((uint16_t)port);
-	return inet_pton(AF_INET, host, &addr->sin_addr) == 1 ? 0 : -EINVAL;
+	memset(ss, 0, sizeof(*ss));
+	if (!strncmp(s, "unix:", 5)) {
+		struct sockaddr_un *un = (struct sockaddr_un *)ss;
+		const char *path = s + 5;
+		size_t n = strlen(path);
+
+		if (!n || (path[0] == '@' && n == 1))
+			return "an empty Unix socket path";
+		if (n >= sizeof(un->sun_path))
+			return "a Unix socket path longer than 107 bytes";
+		un->sun_family = AF_UNIX;
+		memcpy(un->sun_path, path, n);
+		if (path[0] == '@')
+			un->sun_path[0] = 0;	/* abstract: no terminating NUL counted */
+		*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (path[0] != '@'));
+		return NULL;
+	}
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close)
+			return "an IPv6 address without its closing ']'";
+		if (close[1] != ':')
+			return "no ':PORT' after the IPv6 address";
+		if ((size_t)(close - s - 1) >= sizeof(host))
+			return "an IPv6 address too long";
+		memcpy(host, s + 1, (size_t)(close - s - 1));
+		host[close - s - 1] = 0;
+		portp = close + 2;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return "no ':PORT'";
+		if (strchr(s, ':') != colon)
+			return "an IPv6 address without brackets (write [ADDR]:PORT)";
+		if ((size_t)(colon - s) >= sizeof(host))
+			return "an address too long";
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = 0;
+		portp = colon + 1;
+	}
+	errno = 0;
+	port = strtoul(portp, &end, 10);
+	if (!*portp || *end || errno || port > 65535)
+		return "a port outside 0..65535";
+	if (s[0] == '[') {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+		char *scope = strchr(host, '%');
+
+		if (scope) {
+			*scope++ = 0;
+			a6->sin6_scope_id = if_nametoindex(scope);
+			if (!a6->sin6_scope_id)
+				return "an unknown interface after '%'";
+		}
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1)
+			return "not an IPv6 address inside [ ]";
+		*len = sizeof(*a6);
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+			return "not an IPv4 address (host names are not resolved)";
+		*len = sizeof(*a4);
+	}
+	return NULL;
 }
 
-static int accept_one(const char *where, int *server)
+static int stream_socket(const struct sockaddr_storage *ss)
 {
-	struct sockaddr_in addr;
+	return socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC,
+		      ss->ss_family == AF_UNIX ? 0 : IPPROTO_TCP);
+}
+
+static int accept_one(const char *where, int *server, const char **op)
+{
+	struct sockaddr_storage addr;
+	socklen_t len;
 	int lfd, one = 1;
 
-	if (parse_addr(where, &addr))
-		return -EINVAL;
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	parse_addr(where, &addr, &len);	/* checked in main() */
+	*op = "socket";
+	lfd = stream_socket(&addr);
 	if (lfd < 0)
 		return -errno;
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) || listen(lfd, 1)) {
+	if (addr.ss_family != AF_UNIX)
+		setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	*op = "bind";
+	if (bind(lfd, (struct sockaddr *)&addr, len) || (*op = "listen", listen(lfd, 1))) {
+		int err = -errno;
+
 		close(lfd);
-		return -errno;
+		return err;
 	}
 	printf("listening on %s\n", where);
 	fflush(stdout);
+	*op = "accept";
 	*server = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	close(lfd);
 	return *server < 0 ? -errno : 0;
@@ -334,18 +469,18 @@ static int accept_one(const char *where, int *server)
 
 static int connect_to(const char *where, int *client)
 {
-	struct sockaddr_in addr;
+	struct sockaddr_storage addr;
+	socklen_t len;
 
-	if (parse_addr(where, &addr))
-		return -EINVAL;
-	*client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	parse_addr(where, &addr, &len);	/* checked in main() */
+	*client = stream_socket(&addr);
 	if (*client < 0)
 		return -errno;
 	/* The receiver may still be starting: retry for a few seconds. */
 	for (int tries = 0; tries < 50; tries++) {
-		if (!connect(*client, (struct sockaddr *)&addr, sizeof(addr)))
+		if (!connect(*client, (struct sockaddr *)&addr, len))
 			return 0;
-		if (errno != ECONNREFUSED)
+		if (errno != ECONNREFUSED && errno != ENOENT)
 			break;
 		usleep(100000);
 	}
@@ -371,6 +506,23 @@ static int tcp_pair(int *client, int *server)
 	return *server < 0 ? -errno : 0;
 }
 
+static void print_sender(const struct options *opt, const struct sender *snd)
+{
+	const char *kind = opt->tx_ifname ? "SEND_ZC from a NIC-registered pool" :
+			   !opt->send_zc ? "IORING_OP_SEND" :
+			   opt->send_auto ? "auto (SEND_ZC while it is zero-copy)" :
+			   "SEND_ZC from registered chunks";
+
+	printf("sender: %s, %llu io_uring_enter\n", kind, (unsigned long long)snd->enters);
+	if (snd->switched)
+		printf("sender: SEND_ZC copied on this path (%llu bytes reported copied, none "
+		       "zero-copy): IORING_OP_SEND from byte %llu on\n",
+		       (unsigned long long)snd->copied_bytes, (unsigned long long)snd->plain_from);
+	else if (opt->send_zc || opt->tx_ifname)
+		printf("sender: kernel reported %llu bytes sent zero-copy, %llu copied\n",
+		       (unsigned long long)snd->zc_bytes, (unsigned long long)snd->copied_bytes);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option long_opts[] = {
@@ -387,7 +539,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct options opt = { .bytes = 1ULL << 30, .chunk = 65536, .send_zc = true };
+	struct options opt = { .bytes = 1ULL << 30, .chunk = 256 << 10, .send_zc = true,
+			       .send_auto = true };
 	struct uringx_rxsrc_params params = { 0 };
 	struct uringx_rx_view *views;
 	struct uringx_rxsrc *src = NULL;
@@ -399,6 +552,7 @@ int main(int argc, char **argv)
 	pthread_t thread;
 	int c, ret, client = -1, server = -1, stream_error = 0;
 	bool send_nic = false;
+	const char *op = "";
 	double t0, secs;
 
 	while ((c = getopt_long(argc, argv, "b:c:r:i:q:s:vh", long_opts, NULL)) != -1) {
@@ -406,7 +560,20 @@ int main(int argc, char **argv)
 		case 'b': opt.bytes = parse_size(optarg, "--bytes"); break;
 		case 'c': opt.chunk = (uint32_t)parse_size(optarg, "--chunk"); break;
 		case 'i': opt.ifname = optarg; break;
-		case 'q': opt.queue = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 'q': {
+			char *end;
+
+			errno = 0;
+			unsigned long q = strtoul(optarg, &end, 10);
+
+			if (!*optarg || *end || errno || q > 4095) {
+				fprintf(stderr, "uringx-stream: --queue wants a queue number 0..4095, "
+					"got '%s'\n", optarg);
+				return 2;
+			}
+			opt.queue = (uint32_t)q;
+			break;
+		}
 		case 'v': opt.verify = true; break;
 		case 'l': opt.listen = optarg; break;
 		case 'C': opt.connect = optarg; break;
@@ -423,12 +590,14 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 's':
-			if (strcmp(optarg, "zc") && strcmp(optarg, "plain") && strcmp(optarg, "nic")) {
-				fprintf(stderr, "uringx-stream: --send wants zc, plain or nic, got '%s'\n",
-					optarg);
+			if (strcmp(optarg, "auto") && strcmp(optarg, "zc") && strcmp(optarg, "plain") &&
+			    strcmp(optarg, "nic")) {
+				fprintf(stderr, "uringx-stream: --send wants auto, zc, plain or nic, "
+					"got '%s'\n", optarg);
 				return 2;
 			}
-			opt.send_zc = !strcmp(optarg, "zc");
+			opt.send_auto = !strcmp(optarg, "auto");
+			opt.send_zc = opt.send_auto || !strcmp(optarg, "zc");
 			send_nic = !strcmp(optarg, "nic");
 			break;
 		case 'T': opt.tx_ifname = optarg; break;
@@ -449,6 +618,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "uringx-stream: --send nic wants --chunk a multiple of the page size\n");
 		return 2;
 	}
+	for (int i = 0; i < 2; i++) {
+		const char *text = i ? opt.connect : opt.listen;
+		struct sockaddr_storage ss;
+		socklen_t len;
+		const char *why;
+
+		if (text && (why = parse_addr(text, &ss, &len))) {
+			fprintf(stderr, "uringx-stream: %s '%s': %s\n", i ? "--connect" : "--listen",
+				text, why);
+			return 2;
+		}
+		if (i && text && ss.ss_family != AF_UNIX &&
+		    ((ss.ss_family == AF_INET && !((struct sockaddr_in *)&ss)->sin_port) ||
+		     (ss.ss_family == AF_INET6 && !((struct sockaddr_in6 *)&ss)->sin6_port))) {
+			fprintf(stderr, "uringx-stream: --connect '%s': port 0 is not a destination\n",
+				text);
+			return 2;
+		}
+	}
 	if (opt.listen && opt.connect) {
 		fprintf(stderr, "uringx-stream: --listen and --connect exclude each other\n");
 		return 2;
@@ -464,6 +652,11 @@ int main(int argc, char **argv)
 		}
 		snd.fd = client;
 		snd.opt = &opt;
+		if (opt.send_auto && !strncmp(opt.connect, "unix:", 5)) {
+			/* SEND_ZC fails with EOPNOTSUPP on Unix-domain sockets. */
+			opt.send_zc = false;
+			printf("sender: IORING_OP_SEND (Unix-domain sockets have no zero-copy send)\n");
+		}
 		if (send_nic)
 			send_main_nic(&snd);
 		else
@@ -475,9 +668,8 @@ int main(int argc, char **argv)
 				snd.reason ? uringx_reason_str(snd.reason) : "");
 			return 1;
 		}
-		printf("sent %llu bytes in %.3f s; kernel reported %llu zero-copy, %llu copied\n",
-		       (unsigned long long)opt.bytes, now() - start,
-		       (unsigned long long)snd.zc_bytes, (unsigned long long)snd.copied_bytes);
+		printf("sent %llu bytes in %.3f s\n", (unsigned long long)opt.bytes, now() - start);
+		print_sender(&opt, &snd);
 		return 0;
 	}
 
@@ -508,10 +700,10 @@ int main(int argc, char **argv)
 		printf(" (zcrx not used: %s)", uringx_reason_str(uringx_rxsrc_reason(src)));
 	printf("\n");
 
-	ret = opt.listen ? accept_one(opt.listen, &server) : tcp_pair(&client, &server);
+	ret = opt.listen ? accept_one(opt.listen, &server, &op) : tcp_pair(&client, &server);
 	if (ret) {
-		fprintf(stderr, "uringx-stream: %s: %s\n", opt.listen ? opt.listen : "loopback connection",
-			uringx_strerror(ret));
+		fprintf(stderr, "uringx-stream: %s %s: %s\n", opt.listen ? op : "loopback connection",
+			opt.listen ? opt.listen : "127.0.0.1", uringx_strerror(ret));
 		return 1;
 	}
 	views = calloc(uringx_rxsrc_max_views(src), sizeof(*views));
@@ -555,12 +747,12 @@ int main(int argc, char **argv)
 			for (uint32_t i = 0; i < ev.nr_views; i++) {
 				const uint8_t *p = views[i].data;
 
-				if (opt.verify && bad_at == UINT64_MAX)
-					for (uint32_t k = 0; k < views[i].len; k++)
-						if (p[k] != pattern(got + k)) {
-							bad_at = got + k;
-							break;
-						}
+				if (opt.verify && bad_at == UINT64_MAX) {
+					long k = check_pattern(p, got, views[i].len);
+
+					if (k >= 0)
+						bad_at = got + (uint64_t)k;
+				}
 				got += views[i].len;
 				uringx_rxsrc_release(src, views[i].token);
 			}
@@ -590,13 +782,7 @@ int main(int argc, char **argv)
 	       (unsigned long long)cqes, (double)cqes / ((double)got / 1e6),
 	       (unsigned long long)enters, (double)enters / ((double)got / 1e6));
 	if (!opt.listen)
-		printf("sender: %s, %llu io_uring_enter\n",
-		       opt.send_zc ? "SEND_ZC from registered chunks" : "IORING_OP_SEND",
-		       (unsigned long long)snd.enters);
-	if (opt.send_zc && !opt.listen)
-		printf("sender: kernel reported %llu bytes sent zero-copy, %llu copied%s\n",
-		       (unsigned long long)snd.zc_bytes, (unsigned long long)snd.copied_bytes,
-		       snd.zc_bytes ? "" : " (loopback always copies)");
+		print_sender(&opt, &snd);
 	if (uringx_rxsrc_kind(src) == URINGX_RX_ZCRX) {
 		struct uringx_zcrx_stats st;
 

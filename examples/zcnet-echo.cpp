@@ -23,10 +23,13 @@
 #include <vector>
 
 #include <absl/strings/str_cat.h>
+#include <absl/time/clock.h>
 #include <zcnet/net/socket.hpp>
 #include <zcnet/ring.hpp>
 #include <zcnet/rx_buffer.hpp>
 #include <zcnet/scope.hpp>
+
+#include "command_line.hpp"
 
 namespace {
 
@@ -118,9 +121,21 @@ Task<int> Serve(Ring& ring, const Options& o, int signal_fd) {
   Scope scope;
   scope.Spawn(StopOnSignal(ring, signal_fd, stop));
   zcnet::AcceptStream accepts = listener->AcceptMany();
+  absl::Time last_limit_report = absl::InfinitePast();
   int rc = 0;
   for (;;) {
     auto s = co_await accepts.Next(zcnet::OpOptions{&token, {}});
+    if (!s.ok() && absl::IsResourceExhausted(s.status())) {
+      // At the descriptor limit the connection waits in the listen backlog:
+      // keep serving, say so once a second, try again shortly.
+      if (absl::Now() - last_limit_report > absl::Seconds(1)) {
+        std::fprintf(stderr, "zcnet-echo: %s\n", s.status().ToString().c_str());
+        last_limit_report = absl::Now();
+      }
+      (void)co_await zcnet::Sleep(ring, absl::Milliseconds(10), zcnet::OpOptions{&token, {}});
+      if (token.stop_requested()) break;
+      continue;
+    }
     if (!s.ok()) {
       if (!absl::IsCancelled(s.status())) {
         std::fprintf(stderr, "zcnet-echo: %s\n", s.status().ToString().c_str());
@@ -207,7 +222,11 @@ int main(int argc, char** argv) {
   Options o;
   o.mode = argv[1];
   if (o.mode == "--help" || o.mode == "-h") Usage(0);
-  if (o.mode != "server" && o.mode != "client") Usage(2);
+  if (o.mode != "server" && o.mode != "client") {
+    std::fprintf(stderr, "zcnet-echo: the first argument is server or client, got '%s'\n", argv[1]);
+    return 2;
+  }
+  const char* me = "zcnet-echo";
   static const option opts[] = {
       {"port", required_argument, nullptr, 'p'},        {"rx", required_argument, nullptr, 'r'},
       {"address", required_argument, nullptr, 'a'},
@@ -218,36 +237,50 @@ int main(int argc, char** argv) {
   optind = 2;
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
     switch (c) {
-      case 'p': o.port = static_cast<uint16_t>(std::atoi(optarg)); break;
+      case 'p':
+        if (!examples::ParseUint(me, "--port", optarg, 0, 65535, &o.port)) return 2;
+        break;
       case 'a': {
-        absl::StatusOr<zcnet::Address> a = zcnet::Address::Parse(optarg);
-        if (!a.ok()) {
-          std::fprintf(stderr, "zcnet-echo: --address: %s\n", std::string(a.status().message()).c_str());
-          return 2;
-        }
-        o.address = *a;
+        zcnet::Address a;
+        if (!examples::ParseAddress(me, "--address", optarg, &a)) return 2;
+        o.address = a;
         break;
       }
       case 'r':
         if (!std::strcmp(optarg, "pbuf")) o.rx = URINGX_RXSRC_PBUF;
         else if (!std::strcmp(optarg, "auto")) o.rx = URINGX_RXSRC_AUTO;
-        else Usage(2);
+        else {
+          std::fprintf(stderr, "zcnet-echo: --rx wants auto or pbuf, got '%s'\n", optarg);
+          return 2;
+        }
         break;
-      case 'b': o.buffers = static_cast<uint32_t>(std::atoi(optarg)); break;
-      case 'B': o.buffer_size = static_cast<uint32_t>(std::atoi(optarg)); break;
-      case 'c': o.connections = std::atoi(optarg); break;
-      case 's': o.size = static_cast<size_t>(std::atoll(optarg)); break;
-      case 'd': o.depth = std::atoi(optarg); break;
+      // Pool sizes are checked where they are used (RxPool::Create names the
+      // field and its range); here only that they are numbers.
+      case 'b':
+        if (!examples::ParseUint(me, "--buffers", optarg, 0, UINT32_MAX, &o.buffers)) return 2;
+        break;
+      case 'B':
+        if (!examples::ParseUint(me, "--buffer-size", optarg, 0, UINT32_MAX, &o.buffer_size)) return 2;
+        break;
+      case 'c':
+        if (!examples::ParseUint(me, "--connections", optarg, 1, 100000, &o.connections)) return 2;
+        break;
+      case 's':
+        if (!examples::ParseUint(me, "--size", optarg, 1, 16u << 20, &o.size)) return 2;
+        break;
+      case 'd':
+        if (!examples::ParseUint(me, "--depth", optarg, 1, 4096, &o.depth)) return 2;
+        break;
       case 't':
-        o.seconds = std::atof(optarg);
+        if (!examples::ParseSeconds(me, "--seconds", optarg, 0, 86400 * 365, &o.seconds)) return 2;
         o.seconds_given = true;
         break;
       case 'h': Usage(0);
       default: Usage(2);
     }
   }
-  if (o.connections < 1 || o.size < 1 || o.depth < 1) {
-    std::fprintf(stderr, "zcnet-echo: --connections, --size and --depth must be positive\n");
+  if (optind < argc) {
+    std::fprintf(stderr, "zcnet-echo: unexpected argument '%s'\n", argv[optind]);
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);

@@ -1,6 +1,6 @@
 // zcnet-proxy - TCP proxy that moves payload through registered buffers.
 //
-//   zcnet-proxy --listen A:P --upstream B:Q [--chunks N] [--chunk-size B] [--tx-nic IF]
+//   zcnet-proxy --listen ADDR --upstream ADDR [--chunks N] [--chunk-size B] [--tx-nic IF]
 //
 // Each direction of each connection receives into a TxPool chunk (memory
 // registered once) and forwards that same chunk with SendZc: no payload copy
@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <string>
 
+#include <zcnet/net/address.hpp>
 #include <zcnet/net/socket.hpp>
 #include <zcnet/ring.hpp>
 #include <zcnet/scope.hpp>
@@ -30,12 +31,13 @@ using zcnet::TxPool;
 
 [[noreturn]] void Usage(int code) {
   std::fprintf(code ? stderr : stdout,
-               "usage: zcnet-proxy --listen ADDR:PORT --upstream ADDR:PORT [--chunks N] "
+               "usage: zcnet-proxy --listen ADDR --upstream ADDR [--chunks N] "
                "[--chunk-size B] [--connections N] [--tx-nic IF]\n"
                "Forwards every accepted connection to the upstream through registered\n"
                "buffers with zero-copy send. --connections: exit after N connections.\n"
                "--tx-nic IF: send from a pool IF has DMA-mapped once (NIC-registered;\n"
-               "falls back to ordinary registered buffers, saying why, where it cannot).\n");
+               "falls back to ordinary registered buffers, saying why, where it cannot).\n"
+               "ADDR: A.B.C.D:PORT, [IPv6]:PORT, unix:/path or unix:@abstract-name.\n");
   std::exit(code);
 }
 
@@ -56,13 +58,16 @@ Task<uint64_t> Pump(TxPool& pool, Socket& from, Socket& to) {
   co_return moved;
 }
 
-Task<void> Proxy(TxPool& pool, Socket client, sockaddr_in upstream_addr, int id) {
-  auto upstream = Socket::OpenTcp(client.ring());
-  if (!upstream.ok()) co_return;
-  auto st = co_await upstream->Connect(reinterpret_cast<sockaddr*>(&upstream_addr),
-                                       sizeof(upstream_addr));
+Task<void> Proxy(TxPool& pool, Socket client, zcnet::Address upstream_addr, int id) {
+  auto upstream = Socket::OpenFor(client.ring(), upstream_addr);
+  if (!upstream.ok()) {
+    std::fprintf(stderr, "zcnet-proxy: connection %d: %s\n", id, upstream.status().ToString().c_str());
+    co_return;
+  }
+  auto st = co_await upstream->Connect(upstream_addr);
   if (!st.ok()) {
-    std::fprintf(stderr, "zcnet-proxy: connection %d: upstream %s\n", id, st.ToString().c_str());
+    std::fprintf(stderr, "zcnet-proxy: connection %d: connect to upstream %s: %s\n", id,
+                 upstream_addr.ToString().c_str(), st.ToString().c_str());
     co_return;
   }
   uint64_t up = 0, down = 0;
@@ -79,7 +84,7 @@ Task<void> Proxy(TxPool& pool, Socket client, sockaddr_in upstream_addr, int id)
   std::fflush(stdout);
 }
 
-Task<int> Serve(Ring& ring, sockaddr_in listen_addr, sockaddr_in upstream, TxPool::Options po,
+Task<int> Serve(Ring& ring, zcnet::Address listen_addr, zcnet::Address upstream, TxPool::Options po,
                 int max_connections) {
   auto pool = TxPool::Create(ring, po);
   if (!pool.ok()) {
@@ -91,14 +96,22 @@ Task<int> Serve(Ring& ring, sockaddr_in listen_addr, sockaddr_in upstream, TxPoo
     std::fprintf(stderr, "zcnet-proxy: %s\n", listener.status().ToString().c_str());
     co_return 1;
   }
-  std::printf("zcnet-proxy listening on port %u\npool: %s\n", listener->port(),
+  std::printf("zcnet-proxy listening on %s\npool: %s\n", listener->address().ToString().c_str(),
               (*pool)->Describe().c_str());
   std::fflush(stdout);
   zcnet::Scope scope;
   auto accepts = listener->AcceptMany();
   for (int id = 0; max_connections == 0 || id < max_connections; id++) {
     auto c = co_await accepts.Next();
-    if (!c.ok()) break;
+    if (!c.ok()) {
+      std::fprintf(stderr, "zcnet-proxy: %s\n", c.status().ToString().c_str());
+      if (!absl::IsResourceExhausted(c.status())) break;
+      // Descriptor limit: the connection waits in the backlog; keep
+      // forwarding the ones we have and try again shortly.
+      co_await zcnet::Sleep(ring, absl::Milliseconds(10));
+      id--;
+      continue;
+    }
     scope.Spawn(Proxy(**pool, std::move(*c), upstream, id));
   }
   co_await scope.Join();
@@ -123,26 +136,48 @@ int main(int argc, char** argv) {
                                 {"tx-nic", required_argument, nullptr, 't'},
                                 {"help", no_argument, nullptr, 'h'},
                                 {nullptr, 0, nullptr, 0}};
-  std::string listen, upstream;
+  zcnet::Address listen, upstream;
+  bool have_listen = false, have_upstream = false;
   TxPool::Options po;
   po.chunks = 256;
   int connections = 0;
+  const char* me = "zcnet-proxy";
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
     switch (c) {
-      case 'l': listen = optarg; break;
-      case 'u': upstream = optarg; break;
-      case 'n': po.chunks = static_cast<uint32_t>(std::atoi(optarg)); break;
-      case 'b': po.chunk_size = static_cast<uint32_t>(std::atoi(optarg)); break;
-      case 'c': connections = std::atoi(optarg); break;
+      case 'l':
+        if (!examples::ParseAddress(me, "--listen", optarg, &listen)) return 2;
+        have_listen = true;
+        break;
+      case 'u':
+        if (!examples::ParseAddress(me, "--upstream", optarg, &upstream)) return 2;
+        have_upstream = true;
+        break;
+      case 'n':
+        if (!examples::ParseUint(me, "--chunks", optarg, 2, 65536, &po.chunks)) return 2;
+        break;
+      case 'b':
+        if (!examples::ParseUint(me, "--chunk-size", optarg, 4096, 16u << 20, &po.chunk_size)) return 2;
+        break;
+      case 'c':
+        if (!examples::ParseUint(me, "--connections", optarg, 0, 1u << 30, &connections)) return 2;
+        break;
       case 't': po.nic_ifname = optarg; break;
       case 'h': Usage(0);
       default: Usage(2);
     }
   }
-  sockaddr_in la, ua;
-  if (!examples::ParseEndpoint(listen, &la) || !examples::ParseEndpoint(upstream, &ua)) {
-    std::fprintf(stderr, "zcnet-proxy: --listen and --upstream want IPv4:PORT\n");
-    Usage(2);
+  if (!have_listen || !have_upstream) {
+    std::fprintf(stderr, "zcnet-proxy: --listen ADDR and --upstream ADDR are both required\n");
+    return 2;
+  }
+  if (upstream.is_ip() && upstream.port() == 0) {
+    std::fprintf(stderr, "zcnet-proxy: --upstream %s: port 0 is not a destination\n",
+                 upstream.ToString().c_str());
+    return 2;
+  }
+  if (optind < argc) {
+    std::fprintf(stderr, "zcnet-proxy: unexpected argument '%s'\n", argv[optind]);
+    return 2;
   }
   signal(SIGPIPE, SIG_IGN);
   auto ring = Ring::Create();
@@ -150,5 +185,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "zcnet-proxy: %s\n", ring.status().ToString().c_str());
     return 1;
   }
-  return (*ring)->Run(Serve(**ring, la, ua, po, connections));
+  return (*ring)->Run(Serve(**ring, listen, upstream, po, connections));
 }

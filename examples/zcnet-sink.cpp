@@ -1,6 +1,6 @@
 // zcnet-sink - receive a TCP stream with zcnet and say what it cost.
 //
-//   zcnet-sink --listen A:P [--verify] [--rx auto|pbuf|zcrx] [--ifname IF --queue Q]
+//   zcnet-sink --listen ADDR [--verify] [--rx auto|pbuf|zcrx] [--ifname IF --queue Q]
 //   zcnet-sink --self BYTES [--verify] [--rx ...]
 //
 // Receives on a RecvStream (zcrx when the named NIC queue allows it, else a
@@ -16,6 +16,8 @@
 #include <cstring>
 #include <string>
 
+#include <absl/strings/str_cat.h>
+#include <zcnet/net/address.hpp>
 #include <zcnet/net/socket.hpp>
 #include <zcnet/ring.hpp>
 #include <zcnet/rx_buffer.hpp>
@@ -32,7 +34,7 @@ using zcnet::RxPool;
 using zcnet::Task;
 
 struct Options {
-  std::string listen;
+  zcnet::Address listen = zcnet::Address::Loopback4();
   uint64_t self_bytes = 0;
   uint64_t expect_bytes = 0;  // --bytes: the stream's length, checked at EOF
   bool verify = false;
@@ -41,29 +43,29 @@ struct Options {
 
 [[noreturn]] void Usage(int code) {
   std::fprintf(code ? stderr : stdout,
-               "usage: zcnet-sink --listen ADDR:PORT [--verify] [--bytes N] [--rx auto|pbuf|zcrx]\n"
+               "usage: zcnet-sink --listen ADDR [--verify] [--bytes N] [--rx auto|pbuf|zcrx]\n"
                "                  [--ifname IF [--queue N]]\n"
                "       zcnet-sink --self BYTES [--verify] [--rx ...]\n"
                "Receives one TCP stream (--self: sends it to itself over 127.0.0.1 with\n"
                "SendZc) and prints throughput and which receive mechanism ran, and why.\n"
                "--verify checks every byte against uringx-stream's pattern; with --bytes N\n"
-               "(implied by --self) the stream must also be exactly N bytes long.\n");
+               "(implied by --self) the stream must also be exactly N bytes long.\n"
+               "ADDR: A.B.C.D:PORT, [IPv6]:PORT, unix:/path or unix:@abstract-name.\n");
   std::exit(code);
 }
 
-Task<absl::Status> SendSelf(Ring& ring, uint16_t port, uint64_t total) {
+Task<absl::Status> SendSelf(Ring& ring, zcnet::Address to, uint64_t total) {
   auto pool = zcnet::TxPool::Create(ring, {});
   if (!pool.ok()) co_return pool.status();
-  auto s = zcnet::Socket::OpenTcp(ring);
+  auto s = zcnet::Socket::OpenFor(ring, to);
   if (!s.ok()) co_return s.status();
-  sockaddr_in addr = zcnet::LoopbackAddress(port);
-  auto st = co_await s->Connect(reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  if (!st.ok()) co_return st;
+  auto st = co_await s->Connect(to);
+  if (!st.ok()) co_return absl::Status(st.code(), absl::StrCat("connect to ", to.ToString(), ": ", st.message()));
   for (uint64_t sent = 0; sent < total;) {
     auto b = co_await (*pool)->Acquire();
     if (!b.ok()) co_return b.status();
     size_t n = std::min<uint64_t>(b->capacity(), total - sent);
-    for (size_t i = 0; i < n; i++) b->data()[i] = std::byte{examples::StreamPattern(sent + i)};
+    examples::FillPattern(b->data(), sent, n);
     b->resize(n);
     auto r = co_await zcnet::SendZc(s->fd(), std::move(*b));
     if (!r.ok()) co_return r.status();
@@ -79,25 +81,20 @@ Task<int> Sink(Ring& ring, const Options& o) {
     co_return 1;
   }
   std::printf("receive mechanism: %s\n", (*pool)->Describe().c_str());
-  sockaddr_in addr = zcnet::LoopbackAddress();
-  if (!o.listen.empty() && !examples::ParseEndpoint(o.listen, &addr)) {
-    std::fprintf(stderr, "zcnet-sink: --listen wants IPv4:PORT, got '%s'\n", o.listen.c_str());
-    co_return 2;
-  }
-  auto listener = zcnet::Listener::Bind(ring, addr);
+  auto listener = zcnet::Listener::Bind(ring, o.listen);
   if (!listener.ok()) {
     std::fprintf(stderr, "zcnet-sink: %s\n", listener.status().ToString().c_str());
     co_return 1;
   }
-  std::printf("listening on port %u\n", listener->port());
+  std::printf("listening on %s\n", listener->address().ToString().c_str());
   std::fflush(stdout);
 
   zcnet::Scope scope;
   absl::Status send_status;
   if (o.self_bytes) {
-    scope.Spawn([](Ring& ring, uint16_t port, uint64_t n, absl::Status& out) -> Task<void> {
-      out = co_await SendSelf(ring, port, n);
-    }(ring, listener->port(), o.self_bytes, send_status));
+    scope.Spawn([](Ring& ring, zcnet::Address to, uint64_t n, absl::Status& out) -> Task<void> {
+      out = co_await SendSelf(ring, to, n);
+    }(ring, listener->address(), o.self_bytes, send_status));
   }
   auto conn = co_await listener->Accept();
   if (!conn.ok()) {
@@ -118,12 +115,10 @@ Task<int> Sink(Ring& ring, const Options& o) {
         break;
       }
       if (b->empty()) break;
-      if (o.verify && bad_at == UINT64_MAX)
-        for (size_t i = 0; i < b->size(); i++)
-          if (static_cast<uint8_t>(b->data()[i]) != examples::StreamPattern(got + i)) {
-            bad_at = got + i;
-            break;
-          }
+      if (o.verify && bad_at == UINT64_MAX) {
+        long bad = examples::CheckPattern(b->data(), got, b->size());
+        if (bad >= 0) bad_at = got + static_cast<uint64_t>(bad);
+      }
       got += b->size();
     }
     double secs = absl::ToDoubleSeconds(absl::Now() - start);
@@ -188,9 +183,19 @@ int main(int argc, char** argv) {
                                 {"help", no_argument, nullptr, 'h'},
                                 {nullptr, 0, nullptr, 0}};
   Options o;
+  bool listen_given = false;
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
     switch (c) {
-      case 'l': o.listen = optarg; break;
+      case 'l': {
+        auto a = zcnet::Address::Parse(optarg);
+        if (!a.ok()) {
+          std::fprintf(stderr, "zcnet-sink: --listen: %s\n", std::string(a.status().message()).c_str());
+          return 2;
+        }
+        o.listen = *a;
+        listen_given = true;
+        break;
+      }
       case 's':
         o.self_bytes = examples::ParseSize(optarg);
         if (!o.self_bytes) {
@@ -207,18 +212,30 @@ int main(int argc, char** argv) {
         }
         break;
       case 'i': o.pool.ifname = optarg; break;
-      case 'q': o.pool.queue = static_cast<uint32_t>(std::atoi(optarg)); break;
+      case 'q':
+        if (!examples::ParseUint("zcnet-sink", "--queue", optarg, 0, 4095, &o.pool.queue)) return 2;
+        break;
       case 'r':
         if (!std::strcmp(optarg, "auto")) o.pool.mode = URINGX_RXSRC_AUTO;
         else if (!std::strcmp(optarg, "pbuf")) o.pool.mode = URINGX_RXSRC_PBUF;
         else if (!std::strcmp(optarg, "zcrx")) o.pool.mode = URINGX_RXSRC_ZCRX;
-        else Usage(2);
+        else {
+          std::fprintf(stderr, "zcnet-sink: --rx wants auto, pbuf or zcrx, got '%s'\n", optarg);
+          return 2;
+        }
         break;
       case 'h': Usage(0);
       default: Usage(2);
     }
   }
-  if (o.listen.empty() == (o.self_bytes == 0)) Usage(2);
+  if (listen_given == (o.self_bytes != 0)) {
+    std::fprintf(stderr, "zcnet-sink: give exactly one of --listen ADDR and --self BYTES\n");
+    return 2;
+  }
+  if (optind < argc) {
+    std::fprintf(stderr, "zcnet-sink: unexpected argument '%s'\n", argv[optind]);
+    return 2;
+  }
   auto ring = Ring::Create();
   if (!ring.ok()) {
     std::fprintf(stderr, "zcnet-sink: %s\n", ring.status().ToString().c_str());

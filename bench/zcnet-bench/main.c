@@ -524,7 +524,17 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'w': workloads = optarg; break;
 		case 's': o->strategies = optarg; break;
 		case 'i': o->zcrx_ifname = optarg; break;
-		case 'Q': o->zcrx_queue = (unsigned int)strtoul(optarg, NULL, 10); break;
+		case 'Q': {
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*end || !*optarg || n > 4095) {
+				fprintf(stderr, "zcnet-bench: --zcrx-queue wants a queue number 0..4095, "
+					"got '%s'\n", optarg);
+				exit(2);
+			}
+			o->zcrx_queue = (unsigned int)n;
+			break;
+		}
 		case 'b': {
 			unsigned long n = strtoul(optarg, &end, 10);
 
@@ -558,29 +568,27 @@ static void parse_options(int argc, char **argv, struct options *o)
 	}
 	if (o->trials < 0)
 		o->trials = o->quick ? 1 : 3;
-	for (int w = 0; w < WL_COUNT; w++) {
-		const char *name = workload_name((enum workload)w), *p = workloads;
-		size_t len = strlen(name);
-
+	for (int w = 0; w < WL_COUNT; w++)
 		o->workloads[w] = !workloads;
-		while (p && *p) {
-			if (!strncmp(p, name, len) && (p[len] == ',' || !p[len]))
-				o->workloads[w] = true;
-			p = strchr(p, ',');
-			if (p)
-				p++;
-		}
-	}
-	if (workloads) {
-		bool any = false;
+	for (const char *p = workloads; p && *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		bool found = false;
 
-		for (int w = 0; w < WL_COUNT; w++)
-			any |= o->workloads[w];
-		if (!any) {
-			fprintf(stderr, "zcnet-bench: --workloads: none of '%s' is stream, "
-				"stream-tx, rpc or pingpong\n", workloads);
+		for (int w = 0; w < WL_COUNT; w++) {
+			const char *name = workload_name((enum workload)w);
+
+			if (strlen(name) == len && !strncmp(p, name, len)) {
+				o->workloads[w] = true;
+				found = true;
+			}
+		}
+		if (!found) {
+			fprintf(stderr, "zcnet-bench: --workloads: no workload '%.*s' (stream, "
+				"stream-tx, rpc, pingpong)\n", (int)len, p);
 			exit(2);
 		}
+		p = comma ? comma + 1 : NULL;
 	}
 	if (o->strategies) {
 		for (const char *p = o->strategies; p && *p;) {
