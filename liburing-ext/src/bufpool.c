@@ -96,6 +96,10 @@ static int create(struct io_uring *ring, const struct uringx_bufpool_params *par
 		*reason = URINGX_REASON_NONE;
 	if (!ring || !params || !out || !params->chunk_size || !params->nr_chunks)
 		return -EINVAL;
+	/* Unknown flags, and asking for both kinds of memory, are refused. */
+	if (params->flags & ~(uint32_t)(URINGX_BUFPOOL_NO_HUGE | URINGX_BUFPOOL_REQUIRE_HUGE) ||
+	    (params->flags & URINGX_BUFPOOL_NO_HUGE && params->flags & URINGX_BUFPOOL_REQUIRE_HUGE))
+		return -EINVAL;
 	chunk = (params->chunk_size + 63u) & ~63u;
 	if (chunk < params->chunk_size)
 		return -EINVAL;
@@ -181,6 +185,8 @@ int uringx_bufpool_create_nic(struct io_uring *ring,
 			      const struct uringx_bufpool_params *params, const char *ifname,
 			      struct uringx_bufpool **out, enum uringx_reason *reason)
 {
+	if (reason)
+		*reason = URINGX_REASON_NONE;
 	if (!ifname)
 		return -EINVAL;
 	return create(ring, params, ifname, out, reason);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Reasons and error strings. */
+#include <limits.h>
 #include <string.h>
 
 #include <uringx/error.h>
@@ -84,6 +85,8 @@ const char *uringx_reason_name(enum uringx_reason reason)
 
 const char *uringx_strerror(int err)
 {
+	if (err == INT_MIN)
+		return "Unknown error";
 	if (err < 0)
 		err = -err;
 	return strerror(err);

@@ -86,7 +86,8 @@ int uringx_pbufring_create(struct io_uring *ring, const struct uringx_pbufring_p
 		*reason = URINGX_REASON_NONE;
 	if (!ring || !params || !out || !params->nr_bufs || params->nr_bufs > 32768 ||
 	    (params->nr_bufs & (params->nr_bufs - 1)) || !params->buf_size ||
-	    params->buf_size > (1u << 24))
+	    params->buf_size > (1u << 24) ||
+	    params->flags & ~(uint32_t)(URINGX_PBUF_INC | URINGX_PBUF_REQUIRE_INC | URINGX_PBUF_BUNDLE))
 		return -EINVAL;
 
 	pbr = calloc(1, sizeof(*pbr));

@@ -74,6 +74,14 @@ int uringx_sendzc_complete(struct uringx_sendzc *sz, const struct io_uring_cqe *
 	ev->cookie = (uint32_t)cqe->user_data;
 	ev->token = token;
 
+	/*
+	 * Every CQE that ends a lend (a notification, or a send with no
+	 * notification to follow) must find the chunk lent: a stale or repeated
+	 * CQE is refused before it touches the counters.
+	 */
+	if (((cqe->flags & IORING_CQE_F_NOTIF) || !(cqe->flags & IORING_CQE_F_MORE)) &&
+	    (!sz->in_flight || uringx_bufpool_unlend(sz->pool, token)))
+		return -EPROTO;
 	if (cqe->flags & IORING_CQE_F_NOTIF) {
 		uint32_t bytes = sz->pending_bytes[index];
 
@@ -89,7 +97,6 @@ int uringx_sendzc_complete(struct uringx_sendzc *sz, const struct io_uring_cqe *
 		sz->pending_bytes[index] = 0;
 		sz->notifications++;
 		sz->in_flight--;
-		uringx_bufpool_unlend(sz->pool, token);
 		return 0;
 	}
 
@@ -104,7 +111,6 @@ int uringx_sendzc_complete(struct uringx_sendzc *sz, const struct io_uring_cqe *
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
 		ev->last = true;
 		sz->in_flight--;
-		uringx_bufpool_unlend(sz->pool, token);
 	}
 	return 0;
 }

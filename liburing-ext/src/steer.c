@@ -70,8 +70,10 @@ int uringx_rss_read(const char *ifname, struct uringx_rss *out, enum uringx_reas
 	size_t cfg;
 	int ret;
 
-	memset(out, 0, sizeof(*out));
 	set_why(why, URINGX_REASON_NONE);
+	if (!out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
 	if (!if_nametoindex(ifname ? ifname : "")) {
 		set_why(why, URINGX_REASON_NO_SUCH_DEVICE);
 		return -ENODEV;
@@ -130,7 +132,7 @@ uint32_t uringx_toeplitz(const uint8_t *key, size_t key_len, const uint8_t *data
 {
 	uint32_t hash = 0, window;
 
-	if (key_len < 4 || len + 4 > key_len)
+	if (!key || !data || key_len < 4 || len > key_len - 4)
 		return 0;
 	/* The 32 key bits aligned with the current input bit, sliding by one. */
 	window = (uint32_t)key[0] << 24 | (uint32_t)key[1] << 16 | (uint32_t)key[2] << 8 | key[3];

@@ -180,6 +180,8 @@ int uringx_zcrx_create(struct io_uring *ring, const struct uringx_zcrx_params *p
 	if (!ring || !params || !out || !params->area_size)
 		return -EINVAL;
 	rq_entries = params->rq_entries ? params->rq_entries : 4096;
+	if ((unsigned int)params->mem > URINGX_ZCRX_MEM_UDMABUF)
+		return -EINVAL;
 	if (rq_entries & (rq_entries - 1) || rq_entries > 32768)
 		return -EINVAL;
 	if (!(ring->flags & IORING_SETUP_DEFER_TASKRUN) || !(ring->flags & IORING_SETUP_CQE32)) {
@@ -236,7 +238,8 @@ int uringx_zcrx_create(struct io_uring *ring, const struct uringx_zcrx_params *p
 	}
 	if (ret < 0) {
 		if (reason)
-			*reason = URINGX_REASON_NO_MEMORY;
+			*reason = params->mem == URINGX_ZCRX_MEM_UDMABUF && access("/dev/udmabuf", F_OK) ?
+				  URINGX_REASON_NO_UDMABUF : URINGX_REASON_NO_MEMORY;
 		goto err;
 	}
 

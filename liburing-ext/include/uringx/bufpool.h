@@ -70,10 +70,13 @@ struct uringx_chunk {
  *
  * On success *@out owns the memory and the registration; release with
  * uringx_bufpool_destroy() before io_uring_queue_exit(@ring).
- * Errors: -EINVAL (zero or too-large sizes), -ENOMEM (no memory, or with
- * reason URINGX_REASON_MEMLOCK when RLIMIT_MEMLOCK is too small: raise it with
- * `ulimit -l` / LimitMEMLOCK= or grant CAP_IPC_LOCK), -EBUSY (the ring's table
- * has no free slot @buf_index). @reason, if non-NULL, receives the reason.
+ * On a ring whose application already registered a (sparse) buffer table,
+ * the pool takes slot @buf_index, replacing what the slot held.
+ * Errors: -EINVAL (zero or too-large sizes, unknown flags, NO_HUGE with
+ * REQUIRE_HUGE, @buf_index past the application's table), -ENOMEM (no
+ * memory, or with reason URINGX_REASON_MEMLOCK when RLIMIT_MEMLOCK is too
+ * small: raise it with `ulimit -l` / LimitMEMLOCK= or grant CAP_IPC_LOCK).
+ * @reason, if non-NULL, receives the reason.
  */
 int uringx_bufpool_create(struct io_uring *ring,
 			  const struct uringx_bufpool_params *params,

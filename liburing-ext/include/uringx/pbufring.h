@@ -47,7 +47,8 @@ struct uringx_pbufring_params {
 /*
  * uringx_pbufring_create - allocate the buffers, register the ring with
  * @ring and publish every buffer. *@out owns both; destroy before the ring.
- * Errors: -EINVAL (bad params), -EEXIST (bgid in use), -ENOMEM,
+ * Errors: -EINVAL (bad params: nr_bufs not a power of two in 1..32768,
+ * buf_size 0 or over 16 MiB, unknown flags), -EEXIST (bgid in use), -ENOMEM,
  * -EOPNOTSUPP (URINGX_PBUF_REQUIRE_INC on a kernel without it; @reason says).
  * On success @reason (if non-NULL) is uringx_pbufring_downgrade(): NONE, or
  * why a mode asked for with URINGX_PBUF_INC / URINGX_PBUF_BUNDLE is not in use.

@@ -50,7 +50,9 @@ struct uringx_zcrx_params {
  * uringx_zcrx_create - allocate the area and refill ring and register them
  * (IORING_REGISTER_ZCRX_IFQ). On failure @reason says why, in the device's
  * terms (see uringx_probe_zcrx() for the same diagnosis).
- * Errors: -EINVAL, -ENODEV, -EOPNOTSUPP, -EPERM, -ENOMEM, -EBUSY, -EEXIST.
+ * Errors: -EINVAL (no area_size, rq_entries not a power of two up to 32768,
+ * an unknown mem), -ENODEV, -EOPNOTSUPP, -EPERM, -ENOMEM, -EBUSY, -EEXIST;
+ * a udmabuf area without /dev/udmabuf gives URINGX_REASON_NO_UDMABUF.
  */
 int uringx_zcrx_create(struct io_uring *ring, const struct uringx_zcrx_params *params,
 		       struct uringx_zcrx **out, enum uringx_reason *reason);
