@@ -10,8 +10,12 @@
 #include <zcnet/scope.hpp>
 #include <zcnet/tx_buffer.hpp>
 
+#include <unistd.h>
+#include <zcnet/net/address.hpp>
+
 #include <atomic>
 #include <cstring>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -68,6 +72,58 @@ TEST(Readme, EchoServesSeveralConnectionsFromOneDefaultPool) {
     co_await servers.Join();
   }(**ring, **pool, *listener, echoed));
   EXPECT_EQ(echoed, kConnections) << "the README's Echo failed on a shared default pool";
+}
+
+// README "A first server": Serve on an abstract Unix address and on IPv6
+// loopback, 4 verified echo connections each, then stopped by its token.
+TEST(Readme, FirstServerServesUnixAndIpv6UntilStopped) {
+  for (std::string text : {"unix:@zcnet-readme-" + std::to_string(getpid()), std::string("[::1]:0")}) {
+    auto ring = zcnet::Ring::Create();
+    ASSERT_TRUE(ring.ok()) << ring.status();
+    auto where = zcnet::Address::Parse(text);
+    ASSERT_TRUE(where.ok()) << where.status();
+    if (where->is_ip()) {
+      // Port 0 would let Serve bind a port the clients cannot know: take a free one.
+      auto probe = zcnet::Listener::Bind(**ring, *where);
+      ASSERT_TRUE(probe.ok()) << probe.status();
+      where = probe->address();
+    }
+    std::stop_source stop;
+    absl::Status served = absl::UnknownError("Serve did not return");
+    int echoed = 0;
+    (*ring)->Run([](zcnet::Ring& ring, zcnet::Address where, std::stop_source& stop,
+                    absl::Status& served, int& echoed) -> Task<void> {
+      zcnet::Scope all;
+      all.Spawn([](zcnet::Ring& ring, zcnet::Address where, std::stop_token token,
+                   absl::Status& out) -> Task<void> {
+        out = co_await readme::Serve(ring, where, token);
+      }(ring, where, stop.get_token(), served));
+      for (int c = 0; c < 4; c++) {
+        // Serve binds on its first resumption: retry a refused connect briefly.
+        for (int tries = 0; tries < 100; tries++) {
+          auto s = zcnet::Socket::OpenFor(ring, where);
+          if (!s.ok()) break;
+          if (!(co_await s->Connect(where)).ok()) {
+            co_await zcnet::Sleep(ring, absl::Milliseconds(10));
+            continue;
+          }
+          std::string msg = "message " + std::to_string(c), back(msg.size(), '\0');
+          auto bytes = absl::MakeConstSpan(reinterpret_cast<const std::byte*>(msg.data()), msg.size());
+          if ((co_await s->SendAll(bytes)).ok() &&
+              (co_await s->RecvExactly(absl::MakeSpan(reinterpret_cast<std::byte*>(back.data()),
+                                                      back.size()))).ok() &&
+              back == msg)
+            echoed++;
+          (void)co_await s->Close();
+          break;
+        }
+      }
+      stop.request_stop();
+      co_await all.Join();
+    }(**ring, *where, stop, served, echoed));
+    EXPECT_EQ(echoed, 4) << text;
+    EXPECT_TRUE(served.ok()) << text << ": " << served;
+  }
 }
 
 // README "Many cores": a listener and a pool per ring, Echo on each; 64
