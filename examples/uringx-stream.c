@@ -693,6 +693,7 @@ int main(int argc, char **argv)
 	if (ret) {
 		fprintf(stderr, "uringx-stream: receive source: %s: %s\n", uringx_strerror(ret),
 			uringx_reason_str(reason));
+		io_uring_queue_exit(&ring);
 		return 1;
 	}
 	printf("receive mechanism: %s", uringx_rxsrc_kind_name(src));
@@ -704,6 +705,8 @@ int main(int argc, char **argv)
 	if (ret) {
 		fprintf(stderr, "uringx-stream: %s %s: %s\n", opt.listen ? op : "loopback connection",
 			opt.listen ? opt.listen : "127.0.0.1", uringx_strerror(ret));
+		uringx_rxsrc_destroy(src);	/* nothing armed yet */
+		io_uring_queue_exit(&ring);
 		return 1;
 	}
 	views = calloc(uringx_rxsrc_max_views(src), sizeof(*views));

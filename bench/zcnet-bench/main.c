@@ -40,7 +40,8 @@
 #define ZCNET_BUILD_TYPE "unknown"
 #endif
 
-#define MAX_TRIALS 15
+#define MAX_TRIALS 64
+#define MAX_CELLS 32
 #define MAX_ROWS 512
 
 struct options {
@@ -54,6 +55,15 @@ struct options {
 	unsigned int pbuf_bufs;
 	unsigned int threads;		/* server threads, a ring each; connections split */
 	bool list;
+	/* --cells: run only these; conns/size/depth 0 where the workload has none */
+	struct cell_spec {
+		enum workload workload;
+		int conns;
+		uint32_t size, depth;
+	} cells[MAX_CELLS];
+	int nr_cells;
+	double verdict;			/* --verdict PCT: rounds until every 95 % CI is within it */
+	unsigned int measure_ms;	/* --measure-ms: rpc / ping-pong window; 0: default */
 };
 
 /* One trial's measurements. */
@@ -300,6 +310,8 @@ static void echo_trial(const struct rx_strategy *s, int n, uint32_t size, uint32
 				.latency = latency, .cpu = load_cpu };
 	lr.warmup_ns = (o->quick ? 30 : 50) * 1000000ull;
 	lr.measure_ns = (latency ? (o->quick ? 100 : 300) : (o->quick ? 100 : 150)) * 1000000ull;
+	if (o->measure_ms)
+		lr.measure_ns = o->measure_ms * 1000000ull;
 	group_start(&g);
 	p0 = process_cpu_ns();
 	pthread_create(&load, NULL, load_main, &lr);
@@ -384,6 +396,49 @@ static void fold(struct row *r, struct trial *t, int n)
 	snprintf(r->detail, sizeof(r->detail), "%s", mid->detail);
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The row against the baseline, round by round: both ran trial t of the same
+ * cell back to back (ABBA order), so the machine's drift between rounds
+ * cancels out of each round's ratio. Call before fold(), which sorts.
+ */
+static void pair_with_baseline(struct row *r, const struct trial *rt, const struct trial *bt,
+			       int n)
+{
+	double q[MAX_TRIALS], c[MAX_TRIALS], mean = 0, var = 0;
+	int k = 0, kc = 0;
+
+	for (int t = 0; t < n; t++) {
+		if (!rt[t].verified || !bt[t].verified || rt[t].value <= 0 || bt[t].value <= 0)
+			continue;
+		q[k++] = r->workload == WL_PINGPONG ? bt[t].value / rt[t].value :
+			 rt[t].value / bt[t].value;
+		if (rt[t].server_cpu > 0 && bt[t].server_cpu > 0)
+			c[kc++] = rt[t].server_cpu / bt[t].server_cpu;
+	}
+	if (!k)
+		return;
+	for (int i = 0; i < k; i++)
+		mean += q[i] / k;
+	for (int i = 0; i < k; i++)
+		var += (q[i] - mean) * (q[i] - mean) / (k > 1 ? k - 1 : 1);
+	qsort(q, (size_t)k, sizeof(q[0]), cmp_double);
+	qsort(c, (size_t)kc, sizeof(c[0]), cmp_double);
+	r->paired = true;
+	r->ratio = k % 2 ? q[k / 2] : (q[k / 2 - 1] + q[k / 2]) / 2;
+	r->ratio_pairs = (struct spread){ r->ratio, q[0], q[k - 1] };
+	r->ratio_mean = mean;
+	/* Normal approximation; with few rounds it is optimistic (t(2) is 4.3). */
+	r->ratio_ci95 = k > 1 ? 1.96 * sqrt(var / k) / mean : -1;
+	r->cpu_ratio = kc ? (kc % 2 ? c[kc / 2] : (c[kc / 2 - 1] + c[kc / 2]) / 2) : -1;
+}
+
 static bool strategy_selected(const struct options *o, const char *name)
 {
 	const char *p = o->strategies;
@@ -417,7 +472,7 @@ static struct row *new_row(enum workload w, const char *strategy, const char *se
 	*r = (struct row){ .workload = w, .strategy = strategy, .sender = sender,
 			   .conns = conns, .msg_size = size, .depth = depth, .ratio = -1,
 			   .rx_copied = -1, .tx_zc_bytes = -1, .tx_zc_copied = -1,
-			   .rx_out_of_buffers = -1 };
+			   .rx_out_of_buffers = -1, .ratio_ci95 = -1, .cpu_ratio = -1 };
 	return r;
 }
 
@@ -435,13 +490,132 @@ static void progress(const struct row *r, int done, int planned)
 	fflush(stderr);
 }
 
+static bool same_cell(const struct row *a, const struct row *b)
+{
+	return a->workload == b->workload && a->conns == b->conns && a->msg_size == b->msg_size &&
+	       a->depth == b->depth;
+}
+
+static enum send_kind row_send_kind(const struct row *r)
+{
+	for (int k = 0; k < SEND_KIND_COUNT; k++)
+		if (r->sender && !strcmp(r->sender, send_kind_name((enum send_kind)k)))
+			return (enum send_kind)k;
+	return SEND_URING;
+}
+
+/* Bytes per stream trial: receive rows, and the send-variant rows. */
+static uint64_t stream_bytes(const struct options *o, enum workload w)
+{
+	if (w == WL_STREAM_TX)
+		return o->quick ? 16ull << 20 : 256ull << 20;
+	return o->quick ? 32ull << 20 : 256ull << 20;
+}
+
+static void run_trial(const struct row *r, const struct options *o, struct trial *t)
+{
+	const struct rx_strategy *s = rx_strategy_find(r->strategy);
+
+	if (r->workload == WL_STREAM || r->workload == WL_STREAM_TX)
+		stream_trial(s, row_send_kind(r), r->conns, stream_bytes(o, r->workload),
+			     r->workload == WL_STREAM_TX, o, t);
+	else
+		echo_trial(s, r->conns, r->msg_size, r->depth, r->workload == WL_PINGPONG, o, t);
+}
+
+/* Whether every paired row of the cell has its 95 % interval within --verdict. */
+static bool cell_decided(int first, int end, int base, int rounds, struct trial (*tr)[MAX_TRIALS],
+			 const bool *runnable, const struct options *o)
+{
+	if (base < 0)
+		return true;
+	for (int i = first; i < end; i++) {
+		struct row probe = rows[i];
+
+		if (i == base || !runnable[i - first])
+			continue;
+		probe.paired = false;
+		pair_with_baseline(&probe, tr[i - first], tr[base - first], rounds);
+		if (!probe.paired || probe.ratio_ci95 < 0 || probe.ratio_ci95 * 100 > o->verdict)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * One cell: every row (strategy or sender) of one configuration. Trials are
+ * interleaved: round t runs each row once, in order on even rounds and in
+ * reverse on odd ones (ABC CBA), so no row always runs first or last, and a
+ * drift of the machine between rounds hits every row alike. With --verdict,
+ * rounds are added until every ratio's interval is narrow enough.
+ */
+static void run_cell(int first, int end, const char *const *reasons, const struct options *o)
+{
+	int cnt = end - first, base = -1, rounds = o->trials;
+	struct trial (*tr)[MAX_TRIALS] = calloc((size_t)cnt, sizeof(*tr));
+	bool runnable[MAX_ROWS];
+	struct trial warm;
+
+	if (!tr) {
+		fprintf(stderr, "zcnet-bench: out of memory\n");
+		exit(1);
+	}
+	for (int i = first; i < end; i++) {
+		struct row *r = &rows[i];
+		const struct rx_strategy *s = rx_strategy_find(r->strategy);
+		const char *why = reasons[s - rx_strategies];
+
+		runnable[i - first] = false;
+		if (why) {
+			snprintf(r->reason, sizeof(r->reason), "%s", why);
+		} else if (r->workload == WL_STREAM_TX &&
+			   send_kind_unavailable(row_send_kind(r), r->reason, sizeof(r->reason))) {
+			/* reason filled in */
+		} else {
+			runnable[i - first] = true;
+			if (!strcmp(r->strategy, BASELINE_STRATEGY) && r->workload != WL_STREAM_TX)
+				base = i;
+		}
+	}
+	/* Stream rows warm up once each: a quarter of a trial, untimed. */
+	for (int i = first; i < end; i++)
+		if (runnable[i - first] && !o->quick &&
+		    (rows[i].workload == WL_STREAM || rows[i].workload == WL_STREAM_TX))
+			stream_trial(rx_strategy_find(rows[i].strategy), row_send_kind(&rows[i]),
+				     rows[i].conns, stream_bytes(o, WL_STREAM) / 4, false, o, &warm);
+	for (int t = 0; t < rounds; t++) {
+		for (int k = 0; k < cnt; k++) {
+			int i = t % 2 ? cnt - 1 - k : k;
+
+			if (runnable[i])
+				run_trial(&rows[first + i], o, &tr[i][t]);
+		}
+		if (o->verdict && t + 1 == rounds && rounds < MAX_TRIALS &&
+		    !cell_decided(first, end, base, rounds, tr, runnable, o))
+			rounds++;
+	}
+	for (int i = first; i < end; i++) {
+		if (!runnable[i - first])
+			continue;
+		if (base >= 0 && i != base)
+			pair_with_baseline(&rows[i], tr[i - first], tr[base - first], rounds);
+		else if (i == base)
+			rows[i].ratio = 1;
+	}
+	/* fold() sorts each row's trials: after the pairing. */
+	for (int i = first; i < end; i++)
+		if (runnable[i - first])
+			fold(&rows[i], tr[i - first], rounds);
+	free(tr);
+}
+
 /* Same configuration, baseline strategy: the ratio's denominator. */
 static void compute_ratios(void)
 {
 	for (int i = 0; i < nr_rows; i++) {
 		struct row *r = &rows[i];
 
-		if (!r->ran || !r->verified)
+		if (!r->ran || !r->verified || r->paired)
 			continue;
 		for (int j = 0; j < nr_rows; j++) {
 			const struct row *b = &rows[j];
@@ -469,7 +643,8 @@ static void usage(int code)
 		"usage: zcnet-bench [--quick] [--trials N] [--json FILE] [--csv FILE]\n"
 		"                   [--chart FILE.svg] [--workloads stream,stream-tx,rpc,pingpong]\n"
 		"                   [--strategies a,b,...] [--zcrx-ifname IF [--zcrx-queue N]]\n"
-		"                   [--pbuf-bufs N] [--threads N] [--list]\n"
+		"                   [--pbuf-bufs N] [--threads N] [--cells LIST] [--verdict PCT]\n"
+		"                   [--measure-ms MS] [--list]\n"
 		"Runs every receive strategy over the same loopback TCP connections and prints\n"
 		"one table with each row's ratio against plain IORING_OP_RECV (uring-recv).\n"
 		"Default run: under 2 minutes on 2 CPUs; --quick: under 20 s.\n"
@@ -477,8 +652,91 @@ static void usage(int code)
 		"strategies and zcnet (a power of two, 1..32768; default 512, 8 MiB).\n"
 		"--threads N: N server threads (1..16), each with its own ring and pool,\n"
 		"serving its share of the connections; CPU per request is summed over them.\n"
-		"--list: the strategies and whether each can run here (and why not).\n");
+		"Within a cell (one configuration, every strategy) the strategies run\n"
+		"interleaved trial by trial (ABC CBA ...), and a row's ratio is the median of\n"
+		"its per-round ratios to the baseline, with their spread and 95 %% interval.\n"
+		"--cells LIST: only these cells, e.g. rpc:64x64x1,pingpong:64,stream:8,stream-tx.\n"
+		"--verdict PCT: add rounds (up to %d) until every ratio's 95 %% interval is\n"
+		"within +-PCT %%, then print a verdict per row (faster, slower, or a tie).\n"
+		"--measure-ms MS: the rpc and ping-pong measuring window per trial.\n"
+		"--list: the strategies and whether each can run here (and why not).\n", MAX_TRIALS);
 	exit(code);
+}
+
+/*
+ * --cells rpc:64x512x16,pingpong:64,stream:8,stream-tx: the cells to run
+ * (each cell: every selected strategy on one configuration).
+ */
+static void parse_cells(const char *list, struct options *o)
+{
+	for (const char *p = list; p && *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char item[64], *colon, *end;
+		struct cell_spec c = { 0 };
+		bool found = false;
+
+		snprintf(item, sizeof(item), "%.*s", (int)len, p);
+		colon = strchr(item, ':');
+		if (colon)
+			*colon = 0;
+		for (int w = 0; w < WL_COUNT; w++)
+			if (!strcmp(item, workload_name((enum workload)w))) {
+				c.workload = (enum workload)w;
+				found = true;
+			}
+		if (!found || o->nr_cells == MAX_CELLS)
+			goto bad;
+		if (c.workload == WL_RPC) {
+			unsigned long conns, size, depth;
+			int used = 0;
+
+			if (!colon || sscanf(colon + 1, "%lux%lux%lu%n", &conns, &size, &depth, &used) != 3 ||
+			    colon[1 + used])
+				goto bad;
+			c.conns = (int)conns;
+			c.size = (uint32_t)size;
+			c.depth = (uint32_t)depth;
+		} else if (c.workload == WL_PINGPONG || c.workload == WL_STREAM) {
+			unsigned long v;
+
+			if (!colon || !colon[1] || (v = strtoul(colon + 1, &end, 10), *end))
+				goto bad;
+			if (c.workload == WL_PINGPONG) {
+				c.conns = 1;
+				c.size = (uint32_t)v;
+				c.depth = 1;
+			} else {
+				c.conns = (int)v;
+			}
+		} else {
+			if (colon)
+				goto bad;
+			c.conns = 1;
+		}
+		o->cells[o->nr_cells++] = c;
+		p = comma ? comma + 1 : NULL;
+		continue;
+bad:
+		fprintf(stderr, "zcnet-bench: --cells: '%.*s' is not rpc:CONNSxSIZExDEPTH, "
+			"pingpong:SIZE, stream:CONNS or stream-tx (at most %d)\n", (int)len, p,
+			MAX_CELLS);
+		exit(2);
+	}
+}
+
+static bool cell_selected(const struct options *o, enum workload w, int conns, uint32_t size,
+			  uint32_t depth)
+{
+	if (!o->nr_cells)
+		return true;
+	for (int i = 0; i < o->nr_cells; i++) {
+		const struct cell_spec *c = &o->cells[i];
+
+		if (c->workload == w && c->conns == conns && c->size == size && c->depth == depth)
+			return true;
+	}
+	return false;
 }
 
 static void parse_options(int argc, char **argv, struct options *o)
@@ -495,6 +753,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "zcrx-queue", required_argument, NULL, 'Q' },
 		{ "pbuf-bufs", required_argument, NULL, 'b' },
 		{ "threads", required_argument, NULL, 'T' },
+		{ "cells", required_argument, NULL, 'C' },
+		{ "verdict", required_argument, NULL, 'V' },
+		{ "measure-ms", required_argument, NULL, 'M' },
 		{ "list", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -557,6 +818,26 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->threads = (unsigned int)n;
 			break;
 		}
+		case 'C': parse_cells(optarg, o); break;
+		case 'V':
+			o->verdict = strtod(optarg, &end);
+			if (*end || !(o->verdict >= 0.5 && o->verdict <= 50)) {
+				fprintf(stderr, "zcnet-bench: --verdict wants a percentage 0.5..50, "
+					"got '%s'\n", optarg);
+				exit(2);
+			}
+			break;
+		case 'M': {
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*end || n < 10 || n > 60000) {
+				fprintf(stderr, "zcnet-bench: --measure-ms wants 10..60000 ms, "
+					"got '%s'\n", optarg);
+				exit(2);
+			}
+			o->measure_ms = (unsigned int)n;
+			break;
+		}
 		case 'l': o->list = true; break;
 		case 'h': usage(0); break;
 		default: usage(2);
@@ -568,6 +849,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 	}
 	if (o->trials < 0)
 		o->trials = o->quick ? 1 : 3;
+	if (o->verdict && o->trials < 3)
+		o->trials = 3;	/* an interval from fewer rounds means nothing */
 	for (int w = 0; w < WL_COUNT; w++)
 		o->workloads[w] = !workloads;
 	for (const char *p = workloads; p && *p;) {
@@ -590,6 +873,12 @@ static void parse_options(int argc, char **argv, struct options *o)
 		}
 		p = comma ? comma + 1 : NULL;
 	}
+	if (o->nr_cells && !workloads)
+		for (int w = 0; w < WL_COUNT; w++) {
+			o->workloads[w] = false;
+			for (int i = 0; i < o->nr_cells; i++)
+				o->workloads[w] |= o->cells[i].workload == (enum workload)w;
+		}
 	if (o->strategies) {
 		for (const char *p = o->strategies; p && *p;) {
 			const char *comma = strchr(p, ',');
@@ -646,6 +935,7 @@ static void fill_header(struct header *h, const struct options *o)
 	strftime(h->date, sizeof(h->date), "%Y-%m-%d %H:%M UTC", gmtime(&now));
 	h->quick = o->quick;
 	h->trials = o->trials;
+	h->verdict = o->verdict;
 	h->pbuf_bufs = o->pbuf_bufs;
 	h->threads = o->threads;
 	if (o->threads > 1)
@@ -660,7 +950,6 @@ int main(int argc, char **argv)
 	static const uint32_t pingpong_sizes[] = { 64, 4096 };
 	const char *names[32], *reasons[32];
 	char why[32][256];
-	struct trial trials[MAX_TRIALS];
 	struct options o;
 	struct header h;
 	struct server_run probe_cfg = { 0 };
@@ -706,82 +995,65 @@ int main(int argc, char **argv)
 	/* The plan: every row, in order, so progress can say how far along. */
 	const int stream_conns[] = { 1, 8 };
 	const int nr_stream_conns = o.quick ? 1 : 2;
-	const uint64_t stream_bytes = o.quick ? 32ull << 20 : 256ull << 20;
-	const uint64_t tx_bytes = o.quick ? 16ull << 20 : 256ull << 20;
 	const int nr_rpc_conns = o.quick ? 1 : 2, nr_rpc_sizes = o.quick ? 1 : 3;
 	const int nr_rpc_depths = o.quick ? 1 : 2, nr_pp_sizes = o.quick ? 1 : 2;
 
 	if (o.workloads[WL_STREAM])
 		for (int c = 0; c < nr_stream_conns; c++)
 			for (int i = 0; i < nr_rx_strategies; i++)
-				if (strategy_selected(&o, names[i]))
+				if (strategy_selected(&o, names[i]) &&
+				    cell_selected(&o, WL_STREAM, stream_conns[c], 0, 0))
 					new_row(WL_STREAM, names[i], send_kind_name(SEND_URING),
 						stream_conns[c], 0, 0);
-	if (o.workloads[WL_STREAM_TX])
+	if (o.workloads[WL_STREAM_TX] && cell_selected(&o, WL_STREAM_TX, 1, 0, 0))
 		for (int k = 0; k < SEND_KIND_COUNT; k++)
 			new_row(WL_STREAM_TX, BASELINE_STRATEGY, send_kind_name((enum send_kind)k),
 				1, 0, 0);
 	if (o.workloads[WL_RPC])
 		for (int c = 0; c < nr_rpc_conns; c++)
 			for (int s = 0; s < nr_rpc_sizes; s++)
-				for (int d = 0; d < nr_rpc_depths; d++)
+				for (int d = 0; d < nr_rpc_depths; d++) {
+					int conns = o.quick ? 64 : rpc_conns[c];
+					uint32_t size = o.quick ? 512 : rpc_sizes[s];
+					uint32_t depth = o.quick ? 16 : rpc_depths[d];
+
+					if (!cell_selected(&o, WL_RPC, conns, size, depth))
+						continue;
 					for (int i = 0; i < nr_rx_strategies; i++)
 						if (strategy_selected(&o, names[i]))
-							new_row(WL_RPC, names[i], NULL,
-								o.quick ? 64 : rpc_conns[c],
-								o.quick ? 512 : rpc_sizes[s],
-								o.quick ? 16 : rpc_depths[d]);
+							new_row(WL_RPC, names[i], NULL, conns, size, depth);
+				}
 	if (o.workloads[WL_PINGPONG])
 		for (int s = 0; s < nr_pp_sizes; s++)
 			for (int i = 0; i < nr_rx_strategies; i++)
-				if (strategy_selected(&o, names[i]))
+				if (strategy_selected(&o, names[i]) &&
+				    cell_selected(&o, WL_PINGPONG, 1, pingpong_sizes[s], 1))
 					new_row(WL_PINGPONG, names[i], NULL, 1, pingpong_sizes[s], 1);
+	if (o.nr_cells && !nr_rows) {
+		fprintf(stderr, "zcnet-bench: --cells: none of them is in the plan (rpc:{64,512}x"
+			"{64,512,4096}x{1,16}, pingpong:{64,4096}, stream:{1,8}, stream-tx; "
+			"--quick: rpc:64x512x16, pingpong:64, stream:1)\n");
+		return 2;
+	}
 	planned = nr_rows;
 	fprintf(stderr, "zcnet-bench: %d rows, %d trial(s) each%s\n", planned, o.trials,
 		o.quick ? " (--quick)" : "");
 
-	for (int n = 0; n < nr_rows; n++) {
-		struct row *r = &rows[n];
-		const struct rx_strategy *s = rx_strategy_find(r->strategy);
-		int idx = (int)(s - rx_strategies);
-		enum send_kind kind = SEND_URING;
-
-		for (int k = 0; k < SEND_KIND_COUNT; k++)
-			if (r->sender && !strcmp(r->sender, send_kind_name((enum send_kind)k)))
-				kind = (enum send_kind)k;
-		if (reasons[idx]) {
-			snprintf(r->reason, sizeof(r->reason), "%s", reasons[idx]);
-		} else if (r->workload == WL_STREAM_TX &&
-			   send_kind_unavailable(kind, r->reason, sizeof(r->reason))) {
-			/* reason filled in */
-		} else {
-			switch (r->workload) {
-			case WL_STREAM:
-			case WL_STREAM_TX:
-				/* Warm-up: a shorter untimed transfer on fresh connections. */
-				if (!o.quick)
-					stream_trial(s, kind, r->conns, stream_bytes / 4, false, &o,
-						     &trials[0]);
-				for (int t = 0; t < o.trials; t++)
-					stream_trial(s, kind, r->conns,
-						     r->workload == WL_STREAM ? stream_bytes : tx_bytes,
-						     r->workload == WL_STREAM_TX, &o, &trials[t]);
-				break;
-			default:
-				for (int t = 0; t < o.trials; t++)
-					echo_trial(s, r->conns, r->msg_size, r->depth,
-						   r->workload == WL_PINGPONG, &o, &trials[t]);
-				break;
-			}
-			fold(r, trials, o.trials);
+	for (int first = 0, end; first < nr_rows; first = end) {
+		for (end = first + 1; end < nr_rows && same_cell(&rows[first], &rows[end]); end++)
+			;
+		run_cell(first, end, reasons, &o);
+		for (int n = first; n < end; n++) {
+			progress(&rows[n], ++done, planned);
+			if (rows[n].ran && !rows[n].verified)
+				ret = 1;
 		}
-		progress(r, ++done, planned);
-		if (r->ran && !r->verified)
-			ret = 1;
 	}
 	fprintf(stderr, "\n");
 	compute_ratios();
 	report_table(stdout, &h, rows, nr_rows, names, reasons, nr_rx_strategies);
+	if (o.verdict)
+		report_verdicts(stdout, rows, nr_rows, o.verdict);
 	if (o.json && report_json(o.json, &h, rows, nr_rows, names, reasons, nr_rx_strategies)) {
 		fprintf(stderr, "zcnet-bench: writing %s: %s\n", o.json, strerror(errno));
 		ret = 1;

@@ -31,12 +31,15 @@ const char *workload_metric(enum workload w)
 	}
 }
 
-static void fmt_ratio(char *buf, size_t len, double ratio)
+/* "1.03x", or "1.03x+-2%" when paired with the baseline over 2+ rounds. */
+static void fmt_ratio(char *buf, size_t len, const struct row *r)
 {
-	if (ratio < 0)
+	if (r->ratio < 0)
 		snprintf(buf, len, "-");
+	else if (r->paired && r->ratio_ci95 >= 0)
+		snprintf(buf, len, "%.2fx+-%.0f%%", r->ratio, r->ratio_ci95 * 100);
 	else
-		snprintf(buf, len, "%.2fx", ratio);
+		snprintf(buf, len, "%.2fx", r->ratio);
 }
 
 static void fmt_copied(char *buf, size_t len, int64_t v)
@@ -72,7 +75,7 @@ static void print_skip(FILE *out, const struct row *r)
 void report_table(FILE *out, const struct header *h, const struct row *rows, int n,
 		  const char *const *strategies, const char *const *strategy_reasons, int nr_strategies)
 {
-	char ratio[16], copied[32], zc[48], cqes[24];
+	char ratio[24], copied[32], zc[48], cqes[24];
 
 	fprintf(out, "\nzcnet-bench: kernel %s, %s, %d CPUs (%s), liburing %s, %s build, %s%s\n",
 		h->kernel, h->cpu_model, h->cpus, h->pinning, h->liburing, h->build, h->date,
@@ -83,6 +86,11 @@ void report_table(FILE *out, const struct header *h, const struct row *rows, int
 	fprintf(out, "median of %d trial(s) [min-max]; ratio against %s in the same run "
 		"(throughput: row/baseline, latency: baseline/row; >1 is better)\n",
 		h->trials, BASELINE_STRATEGY " (plain IORING_OP_RECV)");
+	fprintf(out, "the strategies of a configuration run interleaved, trial by trial (ABC CBA); "
+		"ratio: median of the per-trial ratios, +- the 95%% interval of their mean\n");
+	if (h->verdict)
+		fprintf(out, "--verdict %.1f%%: trials added per configuration (up to 64) until every "
+			"interval is within it; the verdicts below say how many ran\n", h->verdict);
 	fprintf(out, "provided-buffer ring (pbuf strategies, zcnet): %u x 16 KiB per server thread\n",
 		h->pbuf_bufs);
 	fprintf(out, "server threads: %u (connections split, a ring each; CPU summed)\n", h->threads);
@@ -97,25 +105,25 @@ void report_table(FILE *out, const struct header *h, const struct row *rows, int
 		case WL_STREAM:
 			fprintf(out, "\nstream: receive strategies, load sends with IORING_OP_SEND; "
 				"CPU in seconds per GB\n");
-			fprintf(out, "  %-12s %5s %21s %6s %8s %8s %9s %8s %10s  %s\n", "strategy",
+			fprintf(out, "  %-12s %5s %21s %10s %8s %8s %9s %8s %10s  %s\n", "strategy",
 				"conns", "Gbit/s", "ratio", "rx cpu", "proc cpu", "sysc/MB",
 				"CQEs/MB", "rx copied", "mechanism");
 			break;
 		case WL_STREAM_TX:
 			fprintf(out, "\nstream-tx: send variants into the uring-recv receiver, 1 "
 				"connection; CPU in seconds per GB\n");
-			fprintf(out, "  %-14s %21s %6s %8s %8s %9s  %s\n", "sender", "Gbit/s",
+			fprintf(out, "  %-14s %21s %10s %8s %8s %9s  %s\n", "sender", "Gbit/s",
 				"ratio", "tx cpu", "proc cpu", "sysc/MB", "zero-copy / copied bytes");
 			break;
 		case WL_RPC:
 			fprintf(out, "\nrpc echo: requests/s; CPU in microseconds per request\n");
-			fprintf(out, "  %-12s %5s %5s %5s %23s %6s %8s %8s %9s %8s\n", "strategy",
+			fprintf(out, "  %-12s %5s %5s %5s %23s %10s %8s %8s %9s %8s\n", "strategy",
 				"conns", "size", "depth", "req/s", "ratio", "srv cpu", "proc cpu",
 				"sysc/req", "CQEs/MB");
 			break;
 		default:
 			fprintf(out, "\nping-pong latency: 1 connection, depth 1, microseconds\n");
-			fprintf(out, "  %-12s %5s %22s %8s %8s %6s %9s\n", "strategy", "size",
+			fprintf(out, "  %-12s %5s %22s %8s %8s %10s %9s\n", "strategy", "size",
 				"p50 [min-max]", "p99", "p99.9", "ratio", "sysc/req");
 			break;
 		}
@@ -132,14 +140,14 @@ void report_table(FILE *out, const struct header *h, const struct row *rows, int
 				print_skip(out, r);
 				continue;
 			}
-			fmt_ratio(ratio, sizeof(ratio), r->ratio);
+			fmt_ratio(ratio, sizeof(ratio), r);
 			fmt_cqes(cqes, sizeof(cqes), r->cqes_per_mb);
 			switch (w) {
 			case WL_STREAM:
 				fmt_copied(copied, sizeof(copied), r->rx_copied);
-				fprintf(out, "  %-12s %5d %7.2f [%5.2f-%5.2f] %6s %8.3f %8.3f %9.1f "
+				fprintf(out, "  %-12s %5d %7.2f [%5.2f-%5.2f] %*s %8.3f %8.3f %9.1f "
 					"%8s %10s  %s\n", r->strategy, r->conns, r->value.median,
-					r->value.min, r->value.max, ratio, r->server_cpu,
+					r->value.min, r->value.max, 10, ratio, r->server_cpu,
 					r->process_cpu, r->syscalls, cqes, copied, r->detail);
 				break;
 			case WL_STREAM_TX:
@@ -149,21 +157,23 @@ void report_table(FILE *out, const struct header *h, const struct row *rows, int
 						 (long long)r->tx_zc_copied);
 				else
 					snprintf(zc, sizeof(zc), "n/a (copying send)");
-				fprintf(out, "  %-14s %7.2f [%5.2f-%5.2f] %6s %8.3f %8.3f %9.1f  %s\n",
+				fprintf(out, "  %-14s %7.2f [%5.2f-%5.2f] %*s %8.3f %8.3f %9.1f  %s\n",
 					r->sender, r->value.median, r->value.min, r->value.max,
-					ratio, r->sender_cpu, r->process_cpu, r->syscalls, zc);
+					10, ratio, r->sender_cpu, r->process_cpu, r->syscalls, zc);
 				break;
 			case WL_RPC:
-				fprintf(out, "  %-12s %5d %5u %5u %7.0fk [%5.0fk-%5.0fk] %6s %8.2f "
+				fprintf(out, "  %-12s %5d %5u %5u %7.0fk [%5.0fk-%5.0fk] %*s %8.2f "
 					"%8.2f %9.2f %8s\n", r->strategy, r->conns, r->msg_size,
 					r->depth, r->value.median / 1e3, r->value.min / 1e3,
-					r->value.max / 1e3, ratio, r->server_cpu, r->process_cpu,
+					r->value.max / 1e3, 10, ratio, r->server_cpu,
+					r->process_cpu,
 					r->syscalls, cqes);
 				break;
 			default:
-				fprintf(out, "  %-12s %5u %7.1f [%5.1f-%6.1f] %8.1f %8.1f %6s %9.2f\n",
+				fprintf(out, "  %-12s %5u %7.1f [%5.1f-%6.1f] %8.1f %8.1f %*s %9.2f\n",
 					r->strategy, r->msg_size, r->value.median, r->value.min,
-					r->value.max, r->p99_us, r->p999_us, ratio, r->syscalls);
+					r->value.max, r->p99_us, r->p999_us, 10, ratio,
+					r->syscalls);
 				break;
 			}
 		}
@@ -238,7 +248,9 @@ int report_json(const char *path, const struct header *h, const struct row *rows
 			"\"sender_cpu\": %.6g, \"cpu_unit\": \"%s\", \"syscalls\": %.6g, "
 			"\"syscalls_unit\": \"%s\", \"cqes_per_mb\": %.6g, \"rx_copied_bytes\": %lld, "
 			"\"tx_zc_bytes\": %lld, \"tx_zc_copied_bytes\": %lld, "
-			"\"rx_out_of_buffers\": %lld, \"verified_bytes\": %llu}",
+			"\"rx_out_of_buffers\": %lld, \"verified_bytes\": %llu, \"paired\": %s, "
+			"\"ratio_min\": %.6g, \"ratio_max\": %.6g, \"ratio_mean\": %.6g, "
+			"\"ratio_ci95\": %.6g, \"cpu_ratio_vs_baseline\": %.6g}",
 			workload_metric(r->workload), r->trials, r->value.median, r->value.min,
 			r->value.max, r->ratio, r->p99_us, r->p999_us, r->server_cpu,
 			r->process_cpu, r->sender_cpu,
@@ -246,7 +258,9 @@ int report_json(const char *path, const struct header *h, const struct row *rows
 			r->workload <= WL_STREAM_TX ? "per MB" : "per request", r->cqes_per_mb,
 			(long long)r->rx_copied, (long long)r->tx_zc_bytes,
 			(long long)r->tx_zc_copied, (long long)r->rx_out_of_buffers,
-			(unsigned long long)r->bytes);
+			(unsigned long long)r->bytes, r->paired ? "true" : "false",
+			r->paired ? r->ratio_pairs.min : r->ratio, r->paired ? r->ratio_pairs.max : r->ratio,
+			r->paired ? r->ratio_mean : r->ratio, r->ratio_ci95, r->cpu_ratio);
 	}
 	fprintf(f, "\n  ]\n}\n");
 	return fclose(f) ? -errno : 0;
@@ -370,4 +384,33 @@ int report_svg(const char *path, const struct header *h, const struct row *rows,
 		y + 14);
 	fprintf(f, "</svg>\n");
 	return fclose(f) ? -errno : 0;
+}
+
+void report_verdicts(FILE *out, const struct row *rows, int n, double pct)
+{
+	fprintf(out, "\nverdicts (+-%.1f %%): each row against %s, per-trial ratios paired in "
+		"the same round\n", pct, BASELINE_STRATEGY);
+	for (int i = 0; i < n; i++) {
+		const struct row *r = &rows[i];
+		double ci = r->ratio_ci95 * 100, d = (r->ratio_mean - 1) * 100;
+		const char *v;
+		char cpu[48] = "";
+
+		if (!r->paired || !r->ran || !r->verified)
+			continue;
+		if (r->ratio_ci95 < 0 || ci > pct)
+			v = "undecided";
+		else if (d > ci)
+			v = r->workload == WL_PINGPONG ? "lower latency" : "faster";
+		else if (-d > ci)
+			v = r->workload == WL_PINGPONG ? "higher latency" : "slower";
+		else
+			v = "a tie";
+		if (r->cpu_ratio >= 0)
+			snprintf(cpu, sizeof(cpu), "; server CPU %.3fx", r->cpu_ratio);
+		fprintf(out, "  %-9s %4d conn %5u B d%-2u %-12s %.3fx mean %.3fx [%.3f-%.3f] "
+			"+-%.1f %% over %d trials: %s%s\n", workload_name(r->workload), r->conns,
+			r->msg_size, r->depth, r->strategy, r->ratio, r->ratio_mean,
+			r->ratio_pairs.min, r->ratio_pairs.max, ci, r->trials, v, cpu);
+	}
 }

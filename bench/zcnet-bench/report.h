@@ -33,6 +33,18 @@ struct row {
 	struct spread value;		/* Gbit/s, req/s, or p50 microseconds */
 	double p99_us, p999_us;		/* ping-pong */
 	double ratio;			/* vs the IORING_OP_RECV baseline; <0: none */
+	/*
+	 * Paired: the baseline ran in the same cell, interleaved trial by trial,
+	 * and ratio is the median of the per-round ratios, ratio_pairs their
+	 * spread, ratio_ci95 the 95 % confidence half-width of their mean,
+	 * relative to it (<0: fewer than 2 rounds); cpu_ratio the median of the
+	 * per-round server CPU ratios (row/baseline, <1 is cheaper; <0: none).
+	 */
+	bool paired;
+	struct spread ratio_pairs;
+	double ratio_mean;
+	double ratio_ci95;
+	double cpu_ratio;
 	/* Per GB (stream) or per request (RPC, ping-pong), from the median trial. */
 	double server_cpu, process_cpu, sender_cpu;
 	double syscalls;		/* per MB (stream) or per request */
@@ -53,6 +65,7 @@ struct header {
 	char date[32];
 	bool quick;
 	int trials;
+	double verdict;			/* --verdict PCT, 0: none */
 	unsigned int pbuf_bufs;		/* 16 KiB buffers in the pbuf strategies' ring */
 	unsigned int threads;		/* server threads (--threads) */
 };
@@ -61,6 +74,12 @@ const char *workload_name(enum workload w);
 /* Unit of row.value and whether larger is better. */
 const char *workload_metric(enum workload w);
 
+/*
+ * After the table: for each paired row, whether it is faster or slower than
+ * the baseline beyond its 95 % interval, a tie, or undecided (interval wider
+ * than +-@pct %).
+ */
+void report_verdicts(FILE *out, const struct row *rows, int n, double pct);
 void report_table(FILE *out, const struct header *h, const struct row *rows, int n,
 		  const char *const *strategies, const char *const *strategy_reasons, int nr_strategies);
 int report_json(const char *path, const struct header *h, const struct row *rows, int n,

@@ -28,7 +28,8 @@ HEADER = ("kernel", "cpu_model", "cpus", "pinning", "liburing", "build", "date",
 ROW = ("workload", "strategy", "sender", "conns", "msg_size", "depth", "status",
        "verified", "reason", "mechanism", "metric", "median", "min", "max",
        "ratio_vs_baseline", "server_cpu", "process_cpu", "syscalls", "cqes_per_mb",
-       "rx_copied_bytes", "rx_out_of_buffers", "verified_bytes")
+       "rx_copied_bytes", "rx_out_of_buffers", "verified_bytes", "paired", "ratio_min",
+       "ratio_max", "ratio_mean", "ratio_ci95", "cpu_ratio_vs_baseline")
 
 
 def fail(msg):
@@ -100,6 +101,20 @@ def main():
                 fail(f"{where}: {r['trials']} trials, not {args.trials}")
             if r["ratio_vs_baseline"] <= 0:
                 fail(f"{where}: no ratio against the baseline")
+            # Rows of a configuration run interleaved with the baseline: their
+            # ratio is the median of per-trial ratios, inside their spread,
+            # with an interval once there are two trials.
+            paired = r["workload"] != "stream-tx" and r["strategy"] != "uring-recv"
+            if r["paired"] != paired:
+                fail(f"{where}: paired is {r['paired']}, want {paired}")
+            if paired:
+                if not 0 < r["ratio_min"] <= r["ratio_vs_baseline"] <= r["ratio_max"]:
+                    fail(f"{where}: ratio {r['ratio_vs_baseline']} outside its trials' "
+                         f"[{r['ratio_min']}, {r['ratio_max']}]")
+                if (r["ratio_ci95"] >= 0) != (args.trials >= 2):
+                    fail(f"{where}: ratio_ci95 {r['ratio_ci95']} with {args.trials} trials")
+                if r["cpu_ratio_vs_baseline"] <= 0:
+                    fail(f"{where}: no server CPU ratio")
         elif r["status"] == "skipped":
             if not r["reason"]:
                 fail(f"{where}: skipped without a reason")

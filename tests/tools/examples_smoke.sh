@@ -64,6 +64,20 @@ refuses 2 "--workloads: no workload 'bogus'" zcnet-bench --workloads rpc,bogus
 refuses 2 "--strategies: no strategy 'fast'" zcnet-bench --strategies fast
 refuses 2 "--zcrx-queue wants a queue number 0..4095, got '-'" zcnet-bench --zcrx-queue -
 refuses 2 "--pbuf-bufs wants a power of two 1..32768, got '3'" zcnet-bench --pbuf-bufs 3
+refuses 2 "--cells: 'rpc:64x512' is not rpc:CONNSxSIZExDEPTH" zcnet-bench --cells rpc:64x512
+refuses 2 "--cells: none of them is in the plan" zcnet-bench --cells rpc:3x3x3
+refuses 2 "--verdict wants a percentage 0.5..50, got '0'" zcnet-bench --verdict 0
+refuses 2 "--measure-ms wants 10..60000 ms, got '5'" zcnet-bench --measure-ms 5
+
+# zcnet-bench on named cells until a verdict: interleaved trials, a paired
+# ratio with its interval, and a verdict line per compared strategy.
+out=$("$build/bench/zcnet-bench" --quick --cells pingpong:64 --strategies uring-recv,zcnet \
+	--verdict 50 --measure-ms 30 2>/dev/null) || fail "zcnet-bench --cells --verdict: $out"
+grep -q 'run interleaved, trial by trial' <<<"$out" || fail "no interleaving note: $out"
+grep -qE '^  pingpong +1 conn +64 B d1 +zcnet +[0-9.]+x mean [0-9.]+x \[[0-9.]+-[0-9.]+\] \+-[0-9.]+ % over [0-9]+ trials: (lower latency|higher latency|a tie|undecided)' <<<"$out" ||
+	fail "no verdict for zcnet: $out"
+grep -qE '^  (rpc|stream)' <<<"$out" && fail "--cells ran more than the named cell: $out"
+echo "zcnet-bench verdict: $(grep -E '^  pingpong' <<<"$out")"
 
 # The same echo over IPv6 loopback and an abstract Unix socket.
 for addr in "[::1]:$((port + 5))" "unix:@zcnet-smoke-$$"; do
