@@ -1,7 +1,12 @@
 #include "rx_loop.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 namespace testsupport {
 
@@ -54,9 +59,23 @@ RxLoopResult RunRxLoop(io_uring* ring, uringx_rxsrc* src, int fd, uint64_t seed,
       continue;
     }
     if (ret) {
-      std::fprintf(stderr, "rx loop: no completion in %d ms (%s)\n", options.idle_timeout_ms,
-                   uringx_strerror(ret));
+      // Say what the socket was doing while the receive waited.
+      tcp_info ti{};
+      socklen_t tl = sizeof(ti);
+      int so_error = 0;
+      socklen_t el = sizeof(so_error);
+      getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl);
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &el);
+      char probe;
+      ssize_t n = ::recv(fd, &probe, 1, MSG_DONTWAIT | MSG_PEEK);
+      std::fprintf(stderr,
+                   "rx loop: no completion in %d ms (%s); socket: tcp state %u, SO_ERROR %d, "
+                   "a peek now returns %zd (%s), %u arms so far\n",
+                   options.idle_timeout_ms, uringx_strerror(ret), ti.tcpi_state, so_error, n,
+                   n < 0 ? std::strerror(errno) : "ok", static_cast<unsigned>(r.arms));
       r.loop_error = ret;
+      r.timeout_tcp_state = ti.tcpi_state;
+      r.timeout_so_error = so_error;
       break;
     }
     unsigned head, seen = 0;

@@ -47,6 +47,9 @@ struct RxLoopResult {
   int error = 0;                 // stream error (negative errno)
   long first_mismatch = -1;      // byte offset of the first corrupt byte
   int loop_error = 0;            // the loop itself failed (decode, timeout)
+  // At a timeout: the socket's TCP state (TCP_INFO) and pending SO_ERROR.
+  int timeout_tcp_state = -1;
+  int timeout_so_error = 0;
   bool views_in_area = true;     // zcrx: every view inside the area
 };
 

@@ -119,7 +119,7 @@ fi
 
 # Soak: round and round until the time is up; a line a minute.
 start=$(date +%s)
-runs=0 failed=0 minute=1 i=0
+runs=0 failed=0 minute=1 i=0 missed=0
 n_links=${#links[@]} n_faults=${#faults[@]}
 while [ $(( $(date +%s) - start )) -lt "$duration" ]; do
 	link=${links[$(( (i / n_faults) % n_links ))]}
@@ -127,11 +127,12 @@ while [ $(( $(date +%s) - start )) -lt "$duration" ]; do
 	i=$((i + 1))
 	runs=$((runs + 1))
 	run_one "$link" "$f" >/dev/null || { failed=$((failed + 1)); cat "$log"; }
+	missed=$((missed + $(grep -c 'KNOWN KERNEL ISSUE' "$log" || true)))
 	now=$(( $(date +%s) - start ))
 	if [ "$now" -ge $((minute * 60)) ] || [ "$now" -ge "$duration" ]; then
-		echo "soak: minute $minute: $runs fault runs, $failed failed (last: ${f%%|*} on ${link%% *})"
+		echo "soak: minute $minute: $runs fault runs, $failed failed, $missed resets without a completion (known kernel issue; last: ${f%%|*} on ${link%% *})"
 		minute=$(( now / 60 + 1 ))
 	fi
 done
-echo "soak: $runs fault runs in ${duration} s, $failed failed"
+echo "soak: $runs fault runs in ${duration} s, $failed failed, $missed resets the kernel did not complete to the armed receive (known kernel issue)"
 [ "$failed" = 0 ] || fail "$failed of $runs soak runs failed"
