@@ -114,7 +114,6 @@ void TxPoolCore::JudgeNotification(int fd, uint64_t bytes, bool copied) {
 // with EOPNOTSUPP before a byte left (a socket without zero copy at all, a
 // Unix-domain socket say), and the chunk is still lent.
 void SendSlot::ResendPlain() {
-  resend_plain = false;
   pool->MarkCopies(fd);
   zero_copy = false;
   pool->stats.zc_sends--;
@@ -125,32 +124,43 @@ void SendSlot::ResendPlain() {
   pool->ring->AddInFlight();
 }
 
+// The kernel is done with the chunk: it returns to the pool (or the caller).
+void SendSlot::EndLend() {
+  pool->lent--;
+  uringx_bufpool_unlend(pool->pool, token);
+  pool->ChunkReturned();
+}
+
+// The send's result reaches its waiter. The waiter may destroy the handle;
+// the core (and this slot) stays until the resume returns.
+void SendSlot::Finish(int result) {
+  res = result;
+  on_stop.reset();
+  pool->dispatching++;
+  ResumeWaiter();
+  pool->dispatching--;
+  pool->MaybeFree();
+}
+
 void SendSlot::OnCqe(Operation* op, const io_uring_cqe* cqe) {
   auto* slot = static_cast<SendSlot*>(op);
   TxPoolCore* core = slot->pool;
   if (cqe->flags & IORING_CQE_F_NOTIF) {
     if (slot->resend_plain) {
-      // The failed send's notification: the chunk stays lent to the resend.
-      if (core->ring->closing()) {
-        slot->resend_plain = false;
-        slot->res = -EOPNOTSUPP;
-        core->lent--;
-        uringx_bufpool_unlend(core->pool, slot->token);
-        core->ChunkReturned();
-        core->dispatching++;
-        slot->ResumeWaiter();
-        core->dispatching--;
-        core->MaybeFree();
+      // The failed send's notification: the chunk stays lent to the resend,
+      // unless the ring is closing, when the caller gets the error.
+      slot->resend_plain = false;
+      if (!core->ring->closing()) {
+        slot->ResendPlain();
         return;
       }
-      slot->ResendPlain();
+      slot->EndLend();
+      slot->Finish(-EOPNOTSUPP);
       return;
     }
     core->JudgeNotification(slot->fd, static_cast<uint64_t>(slot->res > 0 ? slot->res : 0),
                             cqe->res & IORING_NOTIF_USAGE_ZC_COPIED);
-    core->lent--;
-    uringx_bufpool_unlend(core->pool, slot->token);
-    core->ChunkReturned();
+    slot->EndLend();
     core->MaybeFree();
     return;
   }
@@ -162,20 +172,10 @@ void SendSlot::OnCqe(Operation* op, const io_uring_cqe* cqe) {
     else slot->ResendPlain();
     return;
   }
-  slot->res = cqe->res;
-  slot->on_stop.reset();
-  if (!(cqe->flags & IORING_CQE_F_MORE)) {
-    // Plain send, or a zero-copy send that failed before lending pages.
-    core->lent--;
-    uringx_bufpool_unlend(core->pool, slot->token);
-    core->ChunkReturned();
-  }
-  // The waiter may destroy the handle; the core (and this slot) stays
-  // until the resume returns.
-  core->dispatching++;
-  slot->ResumeWaiter();
-  core->dispatching--;
-  core->MaybeFree();
+  // Plain send, or a zero-copy send that failed before lending pages: no
+  // notification follows.
+  if (!(cqe->flags & IORING_CQE_F_MORE)) slot->EndLend();
+  slot->Finish(cqe->res);
 }
 
 }  // namespace detail

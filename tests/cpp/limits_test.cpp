@@ -69,20 +69,7 @@ Fd ConnectTo(uint16_t port) {
   return fd;
 }
 
-// Sends one message and reads its echo; true if every byte came back.
-bool RoundTrip(int fd, uint32_t conn, uint32_t round) {
-  uint8_t out[kMessage], in[kMessage];
-  FillMessage(conn, round, out);
-  if (::send(fd, out, kMessage, MSG_NOSIGNAL) != static_cast<ssize_t>(kMessage)) return false;
-  size_t got = 0;
-  while (got < kMessage) {
-    ssize_t n = ::recv(fd, in + got, kMessage - got, 0);
-    if (n <= 0) return false;
-    got += n;
-  }
-  return std::memcmp(in, out, kMessage) == 0;
-}
-
+// Reads one message's echo; true if every byte came back.
 bool ReadEcho(int fd, uint32_t conn, uint32_t round) {
   uint8_t want[kMessage], in[kMessage];
   FillMessage(conn, round, want);
@@ -93,6 +80,14 @@ bool ReadEcho(int fd, uint32_t conn, uint32_t round) {
     got += n;
   }
   return std::memcmp(in, want, kMessage) == 0;
+}
+
+// Sends one message and reads its echo.
+bool RoundTrip(int fd, uint32_t conn, uint32_t round) {
+  uint8_t out[kMessage];
+  FillMessage(conn, round, out);
+  return ::send(fd, out, kMessage, MSG_NOSIGNAL) == static_cast<ssize_t>(kMessage) &&
+         ReadEcho(fd, conn, round);
 }
 
 // Waits up to 30 s for one byte on @fd.

@@ -70,21 +70,8 @@ void Check(const char* fn, const std::vector<Case>& cases) {
   }
 }
 
-sockaddr_in V4(const char* ip, uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  inet_pton(AF_INET, ip, &a.sin_addr);
-  return a;
-}
-
-sockaddr_in6 V6(const char* ip, uint16_t port) {
-  sockaddr_in6 a{};
-  a.sin6_family = AF_INET6;
-  a.sin6_port = htons(port);
-  inet_pton(AF_INET6, ip, &a.sin6_addr);
-  return a;
-}
+using testsupport::V4;
+using testsupport::V6;
 
 template <typename T>
 const sockaddr* Sa(const T& a) {

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <vector>
 
+#include "support/loopback.hpp"
+
 namespace {
 
 // The RSS verification key and vectors published with Microsoft's RSS
@@ -20,21 +22,8 @@ const uint8_t kKey[40] = {0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 
                           0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
                           0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
 
-sockaddr_in V4(const char* ip, uint16_t port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  inet_pton(AF_INET, ip, &a.sin_addr);
-  return a;
-}
-
-sockaddr_in6 V6(const char* ip, uint16_t port) {
-  sockaddr_in6 a{};
-  a.sin6_family = AF_INET6;
-  a.sin6_port = htons(port);
-  inet_pton(AF_INET6, ip, &a.sin6_addr);
-  return a;
-}
+using testsupport::V4;
+using testsupport::V6;
 
 uint32_t HashOf(const sockaddr_in& f, const sockaddr_in& t) {
   uint8_t in[12];

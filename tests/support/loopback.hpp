@@ -2,6 +2,7 @@
 #pragma once
 
 #include <liburing.h>
+#include <netinet/in.h>
 
 #include <atomic>
 #include <cstddef>
@@ -96,6 +97,10 @@ class Ring {
 
 // Kernel release as (major, minor), from uname.
 std::pair<int, int> KernelVersion();
+
+// A sockaddr_in / sockaddr_in6 for the numeric address @ip and @port.
+sockaddr_in V4(const char* ip, uint16_t port);
+sockaddr_in6 V6(const char* ip, uint16_t port);
 
 // Sets SO_LINGER {1, 0} so close() sends RST.
 void ArmReset(int fd);

@@ -14,6 +14,8 @@ struct SendSlot : Operation {
   SendSlot(Ring& ring, TxPoolCore* p) : Operation(ring, &SendSlot::OnCqe), pool(p) {}
   static void OnCqe(Operation* op, const io_uring_cqe* cqe);
   void ResendPlain();
+  void EndLend();
+  void Finish(int result);
   template <typename Promise>
   void Wait(std::coroutine_handle<Promise> h) {
     SetWaiter(h);
