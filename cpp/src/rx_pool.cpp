@@ -280,6 +280,7 @@ absl::StatusOr<std::unique_ptr<RxPool>> RxPool::Create(Ring& ring, const Options
   params.zcrx.queue = options.queue;
   params.zcrx.area_size = options.zcrx_area_bytes;
   params.zcrx.rq_entries = options.zcrx_refill_entries;
+  params.zcrx.rx_buf_len = options.zcrx_buffer_size;
   params.pbuf.nr_bufs = options.buffers;
   params.pbuf.buf_size = options.buffer_size;
   params.pbuf.bgid = options.buffer_group;
@@ -341,6 +342,8 @@ bool RxPool::bundles() const {
 
 std::string RxPool::Describe() const {
   std::string out = mechanism();
+  if (uringx_zcrx* z = uringx_rxsrc_zcrx(core_->src))
+    absl::StrAppend(&out, " (", uringx_zcrx_rx_buf_len(z), "-byte buffers)");
   if (shared()) out += " (ifq shared with another ring)";
   if (reason() != URINGX_REASON_NONE)
     absl::StrAppend(&out, " (zcrx not used: ", uringx_reason_str(reason()), ")");

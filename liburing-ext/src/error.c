@@ -67,6 +67,12 @@ static const struct {
 		"kernel cannot share a zcrx ifq between rings (lacks ZCRX_CTRL_EXPORT / ZCRX_REG_IMPORT; Linux 7.3 has them)" },
 	[URINGX_REASON_NO_NAPI] = { "no_napi",
 		"the socket's packets did not arrive through a NAPI instance of that device's rx queues (loopback, another device, or no packet yet)" },
+	[URINGX_REASON_KERNEL_NO_RX_BUF_LEN] = { "kernel_no_rx_buf_len",
+		"kernel's zcrx cannot take rx buffers larger than a page (no ZCRX_FEATURE_RX_PAGE_SIZE; Linux 7.3 has it)" },
+	[URINGX_REASON_NO_RX_PAGE_SIZE] = { "no_rx_page_size",
+		"the driver does not take rx buffers of that length (it lacks QCFG_RX_PAGE_SIZE or refuses the size); NODEV copy mode has page-size buffers only" },
+	[URINGX_REASON_AREA_NOT_CONTIGUOUS] = { "area_not_contiguous",
+		"the area is not physically contiguous in rx-buffer-length chunks: back it with huge pages (URINGX_ZCRX_MEM_HUGETLB, vm.nr_hugepages)" },
 };
 
 const char *uringx_reason_str(enum uringx_reason reason)

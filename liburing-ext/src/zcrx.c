@@ -113,6 +113,40 @@ static int map_udmabuf(struct uringx_zcrx *z, uint64_t len)
 	return 0;
 }
 
+/*
+ * Why a registration with rx buffers larger than a page was refused: the
+ * kernel checks the area (-ERANGE unless it is contiguous in such chunks,
+ * i.e. huge pages here) before the device; a device problem that page-size
+ * buffers would also meet, and that can be seen, is named as such; what
+ * remains is the driver refusing the length (no QCFG_RX_PAGE_SIZE:
+ * -EOPNOTSUPP; a size it does not take: its validate callback's errno,
+ * -EINVAL from most). zcrx_diagnose()'s hds_unconfigured is only a guess
+ * from -EINVAL with split reported on, which here the length explains.
+ */
+static enum uringx_reason large_bufs_refusal(const struct uringx_zcrx *z,
+					     const struct uringx_zcrx_params *params, int err)
+{
+	enum uringx_reason r;
+
+	if (err == -ERANGE && !z->area.hugetlb)
+		return URINGX_REASON_AREA_NOT_CONTIGUOUS;
+	r = zcrx_diagnose(params->ifname, params->queue, err, NULL);
+	switch (r) {
+	case URINGX_REASON_NO_SUCH_DEVICE:
+	case URINGX_REASON_NOT_PERMITTED:
+	case URINGX_REASON_NO_SUCH_QUEUE:
+	case URINGX_REASON_VIRTUAL_DEVICE:
+	case URINGX_REASON_QUEUE_BUSY:
+	case URINGX_REASON_HDS_UNSUPPORTED:
+	case URINGX_REASON_HDS_OFF:
+	case URINGX_REASON_HDS_THRESHOLD:
+	case URINGX_REASON_NO_MEMORY:
+		return r;
+	default:
+		return URINGX_REASON_NO_RX_PAGE_SIZE;
+	}
+}
+
 static void free_counts(struct uringx_zcrx *z)
 {
 	free(z->user_refs);
@@ -171,8 +205,9 @@ int uringx_zcrx_create(struct io_uring *ring, const struct uringx_zcrx_params *p
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	struct uringx_zcrx *z;
 	uint32_t rq_entries;
+	uint64_t area_size;
 	size_t stats_off = 0;
-	bool events;
+	bool events, large_bufs;
 	int ret;
 
 	if (reason)
@@ -184,6 +219,11 @@ int uringx_zcrx_create(struct io_uring *ring, const struct uringx_zcrx_params *p
 		return -EINVAL;
 	if (rq_entries & (rq_entries - 1) || rq_entries > 32768)
 		return -EINVAL;
+	if (params->rx_buf_len &&
+	    (params->rx_buf_len & (params->rx_buf_len - 1) || params->rx_buf_len < page))
+		return -EINVAL;
+	large_bufs = params->rx_buf_len > page;
+	area_size = align_up(params->area_size, large_bufs ? params->rx_buf_len : page);
 	if (!(ring->flags & IORING_SETUP_DEFER_TASKRUN) || !(ring->flags & IORING_SETUP_CQE32)) {
 		if (reason)
 			*reason = URINGX_REASON_KERNEL_RING_FLAGS;
@@ -208,6 +248,14 @@ int uringx_zcrx_create(struct io_uring *ring, const struct uringx_zcrx_params *p
 		ret = -EOPNOTSUPP;
 		goto err;
 	}
+	if (large_bufs && (!(q.features & UX_ZCRX_FEATURE_RX_PAGE_SIZE) || z->nodev)) {
+		/* NODEV copies into page-size buffers only (the kernel refuses too). */
+		if (reason)
+			*reason = z->nodev && (q.features & UX_ZCRX_FEATURE_RX_PAGE_SIZE) ?
+				  URINGX_REASON_NO_RX_PAGE_SIZE : URINGX_REASON_KERNEL_NO_RX_BUF_LEN;
+		ret = -EOPNOTSUPP;
+		goto err;
+	}
 
 	/* Refill ring region: header, entries, then the kernel's stats. */
 	{
@@ -224,16 +272,16 @@ int uringx_zcrx_create(struct io_uring *ring, const struct uringx_zcrx_params *p
 
 	switch (params->mem) {
 	case URINGX_ZCRX_MEM_UDMABUF:
-		ret = map_udmabuf(z, align_up(params->area_size, page));
+		ret = map_udmabuf(z, area_size);
 		break;
 	case URINGX_ZCRX_MEM_HUGETLB:
-		ret = region_map(&z->area, params->area_size, REGION_HUGETLB);
+		ret = region_map(&z->area, area_size, REGION_HUGETLB);
 		break;
 	case URINGX_ZCRX_MEM_PAGES:
-		ret = region_map(&z->area, params->area_size, REGION_PAGES);
+		ret = region_map(&z->area, area_size, REGION_PAGES);
 		break;
 	default:
-		ret = region_map(&z->area, params->area_size, REGION_AUTO);
+		ret = region_map(&z->area, area_size, REGION_AUTO);
 		break;
 	}
 	if (ret < 0) {
@@ -269,6 +317,8 @@ int uringx_zcrx_create(struct io_uring *ring, const struct uringx_zcrx_params *p
 		reg.flags = ZCRX_REG_NODEV;
 	}
 	reg.rq_entries = rq_entries;
+	if (large_bufs)
+		reg.rx_buf_len = params->rx_buf_len;
 	reg.area_ptr = (uint64_t)(uintptr_t)&area_reg;
 	reg.region_ptr = (uint64_t)(uintptr_t)&rd;
 	if (events) {
@@ -285,6 +335,7 @@ int uringx_zcrx_create(struct io_uring *ring, const struct uringx_zcrx_params *p
 		if (reason)
 			*reason = z->nodev ? (ret == -EPERM ? URINGX_REASON_NOT_PERMITTED :
 					      URINGX_REASON_OTHER) :
+				  large_bufs ? large_bufs_refusal(z, params, ret) :
 				  zcrx_diagnose(params->ifname, params->queue, ret, NULL);
 		goto err;
 	}

@@ -118,6 +118,11 @@ class RxPool {
     uint32_t queue = 0;
     uint64_t zcrx_area_bytes = 64ull << 20;
     uint32_t zcrx_refill_entries = 4096;
+    // Length of each zcrx buffer: 0 (the page size) or a larger power of
+    // two, for fewer completions per byte on bulk streams. Needs huge-page
+    // area memory and a driver that takes the size; in AUTO mode a refusal
+    // falls back to a buffer ring with the reason (uringx_zcrx_params).
+    uint32_t zcrx_buffer_size = 0;
     // Provided-buffer ring.
     uint32_t buffers = 256;
     uint32_t buffer_size = 64 << 10;

@@ -48,6 +48,9 @@ enum uringx_reason {
 	URINGX_REASON_NO_NTUPLE,            /* device has no (or disabled) ntuple rx rules */
 	URINGX_REASON_KERNEL_NO_ZCRX_SHARE, /* no ZCRX_CTRL_EXPORT / ZCRX_REG_IMPORT */
 	URINGX_REASON_NO_NAPI,              /* the socket's packets came through no NAPI of the device */
+	URINGX_REASON_KERNEL_NO_RX_BUF_LEN, /* zcrx lacks ZCRX_FEATURE_RX_PAGE_SIZE */
+	URINGX_REASON_NO_RX_PAGE_SIZE,      /* driver (or NODEV mode) refuses that rx buffer length */
+	URINGX_REASON_AREA_NOT_CONTIGUOUS,  /* area not physically contiguous per rx buffer */
 	URINGX_REASON__COUNT
 };
 

@@ -44,6 +44,15 @@ struct uringx_zcrx_params {
 	enum uringx_zcrx_mem mem;
 	/* user_data of the copy-fallback event CQE (ZCRX_FEATURE_EVENT). */
 	uint64_t event_user_data;
+	/*
+	 * Length of each rx buffer (niov): 0 or the page size for pages, or a
+	 * larger power of two, so that a payload spreads over fewer buffers
+	 * and completions. Larger buffers need the kernel's
+	 * ZCRX_FEATURE_RX_PAGE_SIZE, a driver that takes the queue config's rx
+	 * page size, and an area physically contiguous in such chunks (huge
+	 * pages); the area is rounded up to a multiple of it.
+	 */
+	uint32_t rx_buf_len;
 };
 
 /*
@@ -51,8 +60,14 @@ struct uringx_zcrx_params {
  * (IORING_REGISTER_ZCRX_IFQ). On failure @reason says why, in the device's
  * terms (see uringx_probe_zcrx() for the same diagnosis).
  * Errors: -EINVAL (no area_size, rq_entries not a power of two up to 32768,
- * an unknown mem), -ENODEV, -EOPNOTSUPP, -EPERM, -ENOMEM, -EBUSY, -EEXIST;
- * a udmabuf area without /dev/udmabuf gives URINGX_REASON_NO_UDMABUF.
+ * an unknown mem, rx_buf_len neither 0 nor a power of two of at least the
+ * page size), -ENODEV, -EOPNOTSUPP, -EPERM, -ENOMEM, -EBUSY, -EEXIST;
+ * a udmabuf area without /dev/udmabuf gives URINGX_REASON_NO_UDMABUF. An
+ * rx_buf_len above the page size fails with -EOPNOTSUPP and
+ * URINGX_REASON_KERNEL_NO_RX_BUF_LEN on kernels without it, with
+ * URINGX_REASON_NO_RX_PAGE_SIZE (the kernel's errno) in NODEV mode or where
+ * the driver refuses it, and with -ERANGE and
+ * URINGX_REASON_AREA_NOT_CONTIGUOUS for an area that is not huge pages.
  */
 int uringx_zcrx_create(struct io_uring *ring, const struct uringx_zcrx_params *params,
 		       struct uringx_zcrx **out, enum uringx_reason *reason);
