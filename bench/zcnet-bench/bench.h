@@ -75,6 +75,7 @@ struct server_run {
 	int cpu;			/* pin here; -1: do not pin */
 	const char *zcrx_ifname;	/* NIC for zcrx; NULL: NODEV copy mode */
 	unsigned int zcrx_queue;
+	unsigned int zcrx_buf_len;	/* zcrx buffer length, 0: page size */
 	unsigned int pbuf_bufs;		/* buffers of 16 KiB in the provided-buffer ring */
 	struct ready_gate *ready;	/* opened by server_ready() */
 	uint64_t cpu_ready_ns;		/* the serving thread's CPU time at server_ready() */
@@ -174,7 +175,19 @@ uint64_t thread_cpu_ns(void);
 uint64_t process_cpu_ns(void);
 void pin_to_cpu(int cpu);
 int nr_cpus(void);
-/* connect_pairs - @n connected loopback TCP pairs; 0 or -errno. */
+/*
+ * Where the connections run: loopback by default; with a link, the server
+ * side listens on @server_addr and the client sockets are created in the
+ * network namespace @client_netns (a NIC pair between namespaces, so that
+ * zcrx receives from a real rx queue; the VM's netdevsim pair).
+ */
+struct bench_link {
+	const char *server_addr;	/* IPv4; NULL: 127.0.0.1 */
+	const char *client_netns;	/* /run/netns/NAME; NULL: this namespace */
+};
+extern struct bench_link bench_link;
+
+/* connect_pairs - @n connected TCP pairs over bench_link; 0 or -errno. */
 int connect_pairs(int n, int *client_fds, int *server_fds);
 void close_fds(const int *fds, int n);
 

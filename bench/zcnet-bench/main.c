@@ -13,12 +13,13 @@
  *
  * usage: zcnet-bench [--quick] [--trials N] [--json F] [--csv F] [--chart F.svg]
  *                    [--workloads LIST] [--strategies LIST] [--zcrx-ifname IF]
- *                    [--zcrx-queue N] [--threads N] [--list]
+ *                    [--zcrx-queue N] [--zcrx-buf-len BYTES] [--threads N] [--list]
  *
  * --threads N: N server threads, each serving its share of the connections
  * with its own ring and pool (a ring per thread); CPU per request or per GB
  * is the sum over them.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <liburing.h>
@@ -52,6 +53,7 @@ struct options {
 	const char *strategies;		/* comma list, NULL: all */
 	const char *zcrx_ifname;
 	unsigned int zcrx_queue;
+	unsigned int zcrx_buf_len;	/* 0: page-size zcrx buffers */
 	unsigned int pbuf_bufs;
 	unsigned int threads;		/* server threads, a ring each; connections split */
 	bool list;
@@ -127,6 +129,7 @@ static void server_init(struct server_thread *st, const struct rx_strategy *s,
 	st->run.cpu = server_cpu;
 	st->run.zcrx_ifname = o->zcrx_ifname;
 	st->run.zcrx_queue = o->zcrx_queue;
+	st->run.zcrx_buf_len = o->zcrx_buf_len;
 	st->run.pbuf_bufs = o->pbuf_bufs;
 	st->run.rx_copied = RX_COPIED_UNKNOWN;
 	st->run.rx_out_of_buffers = -1;
@@ -643,6 +646,7 @@ static void usage(int code)
 		"usage: zcnet-bench [--quick] [--trials N] [--json FILE] [--csv FILE]\n"
 		"                   [--chart FILE.svg] [--workloads stream,stream-tx,rpc,pingpong]\n"
 		"                   [--strategies a,b,...] [--zcrx-ifname IF [--zcrx-queue N]]\n"
+		"                   [--zcrx-buf-len BYTES] [--server-addr A --client-netns PATH]\n"
 		"                   [--pbuf-bufs N] [--threads N] [--cells LIST] [--verdict PCT]\n"
 		"                   [--measure-ms MS] [--list]\n"
 		"Runs every receive strategy over the same loopback TCP connections and prints\n"
@@ -659,6 +663,11 @@ static void usage(int code)
 		"--verdict PCT: add rounds (up to %d) until every ratio's 95 %% interval is\n"
 		"within +-PCT %%, then print a verdict per row (faster, slower, or a tie).\n"
 		"--measure-ms MS: the rpc and ping-pong measuring window per trial.\n"
+		"--zcrx-buf-len BYTES: zcrx buffers of that length (a power of two above\n"
+		"the page size needs huge pages and a driver that takes it).\n"
+		"--server-addr A --client-netns PATH: the server listens on A and the\n"
+		"clients connect from the network namespace PATH (/run/netns/NAME), over a\n"
+		"NIC pair instead of loopback, so zcrx receives from a real rx queue.\n"
 		"--list: the strategies and whether each can run here (and why not).\n", MAX_TRIALS);
 	exit(code);
 }
@@ -751,6 +760,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "strategies", required_argument, NULL, 's' },
 		{ "zcrx-ifname", required_argument, NULL, 'i' },
 		{ "zcrx-queue", required_argument, NULL, 'Q' },
+		{ "zcrx-buf-len", required_argument, NULL, 'L' },
+		{ "server-addr", required_argument, NULL, 'A' },
+		{ "client-netns", required_argument, NULL, 'N' },
 		{ "pbuf-bufs", required_argument, NULL, 'b' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "cells", required_argument, NULL, 'C' },
@@ -794,6 +806,36 @@ static void parse_options(int argc, char **argv, struct options *o)
 				exit(2);
 			}
 			o->zcrx_queue = (unsigned int)n;
+			break;
+		}
+		case 'A': {
+			struct in_addr a;
+
+			if (inet_pton(AF_INET, optarg, &a) != 1) {
+				fprintf(stderr, "zcnet-bench: --server-addr wants an IPv4 address, "
+					"got '%s'\n", optarg);
+				exit(2);
+			}
+			bench_link.server_addr = optarg;
+			break;
+		}
+		case 'N':
+			if (access(optarg, R_OK)) {
+				fprintf(stderr, "zcnet-bench: --client-netns %s: %s\n", optarg,
+					strerror(errno));
+				exit(2);
+			}
+			bench_link.client_netns = optarg;
+			break;
+		case 'L': {
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*end || !*optarg || n < 4096 || n > (1ul << 21) || (n & (n - 1))) {
+				fprintf(stderr, "zcnet-bench: --zcrx-buf-len wants a power of two, "
+					"4096..2097152 bytes, got '%s'\n", optarg);
+				exit(2);
+			}
+			o->zcrx_buf_len = (unsigned int)n;
 			break;
 		}
 		case 'b': {
@@ -846,6 +888,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 	if (optind != argc) {
 		fprintf(stderr, "zcnet-bench: unexpected argument '%s'\n", argv[optind]);
 		usage(2);
+	}
+	if (!bench_link.server_addr != !bench_link.client_netns) {
+		fprintf(stderr, "zcnet-bench: --server-addr and --client-netns go together\n");
+		exit(2);
 	}
 	if (o->trials < 0)
 		o->trials = o->quick ? 1 : 3;

@@ -488,6 +488,7 @@ static int src_create(struct io_uring *ring, struct server_run *run, enum src_ki
 		p.zcrx.queue = run->zcrx_queue;
 		p.zcrx.area_size = 64u << 20;
 		p.zcrx.rq_entries = 8192;
+		p.zcrx.rx_buf_len = run->zcrx_buf_len;
 		p.zcrx.event_user_data = UD(3ull, 0);
 	} else {
 		p.mode = URINGX_RXSRC_PBUF;

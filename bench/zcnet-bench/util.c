@@ -2,6 +2,7 @@
 /* zcnet-bench: the payload pattern, clocks, CPU pinning, loopback pairs. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -99,6 +100,36 @@ void pin_to_cpu(int cpu)
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
+struct bench_link bench_link;
+
+/* A TCP socket in bench_link's client namespace (this thread returns to
+ * its own), or -errno. */
+static int client_socket(void)
+{
+	int self, peer, fd, err;
+
+	if (!bench_link.client_netns)
+		return socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	peer = open(bench_link.client_netns, O_RDONLY | O_CLOEXEC);
+	if (self < 0 || peer < 0 || setns(peer, CLONE_NEWNET)) {
+		err = -errno;
+		fd = -1;
+	} else {
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		err = fd < 0 ? -errno : 0;
+		if (setns(self, CLONE_NEWNET))
+			abort();	/* cannot go on in the wrong namespace */
+	}
+	if (self >= 0)
+		close(self);
+	if (peer >= 0)
+		close(peer);
+	if (err)
+		errno = -err;
+	return err ? -1 : fd;
+}
+
 int connect_pairs(int n, int *client_fds, int *server_fds)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
@@ -106,6 +137,8 @@ int connect_pairs(int n, int *client_fds, int *server_fds)
 	int one = 1, lfd, err = 0, i;
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bench_link.server_addr && inet_pton(AF_INET, bench_link.server_addr, &sa.sin_addr) != 1)
+		return -EINVAL;
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0)
 		return -errno;
@@ -116,7 +149,7 @@ int connect_pairs(int n, int *client_fds, int *server_fds)
 		return err;
 	}
 	for (i = 0; i < n; i++) {
-		client_fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		client_fds[i] = client_socket();
 		if (client_fds[i] < 0 ||
 		    connect(client_fds[i], (struct sockaddr *)&sa, sizeof(sa))) {
 			err = -errno;

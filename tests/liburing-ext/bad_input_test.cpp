@@ -83,6 +83,11 @@ bool NodevAvailable() {
   return uringx_probe_kernel(&p) == 0 && p.zcrx_nodev;
 }
 
+bool RxBufLenAvailable() {
+  uringx_probe p;
+  return uringx_probe_kernel(&p) == 0 && p.zcrx_rx_page_size;
+}
+
 // --- error.h -----------------------------------------------------------------
 
 // Out of range: URINGX_REASON__COUNT (the first value past the table; C++
@@ -617,7 +622,17 @@ TEST(BadInput, Zcrx) {
   const auto rq_big = params("lo", 1 << 20, 65536);
   const auto no_dev = params(kNoSuchIf, 1 << 20, 64);
   const auto bad_mem = params("lo", 1 << 20, 64, static_cast<uringx_zcrx_mem>(7));
+  auto with_buf_len = [](uringx_zcrx_params p, uint32_t len) {
+    p.rx_buf_len = len;
+    return p;
+  };
+  const auto buf_len_odd = with_buf_len(ok, 12288);
+  const auto buf_len_small = with_buf_len(ok, 2048);
   Check("uringx_zcrx_create", {
+      {"rx_buf_len 12288 (not a power of two)",
+       [&] { return create(ring.get(), &buf_len_odd, &z); }, -EINVAL, URINGX_REASON_NONE},
+      {"rx_buf_len 2048 (below the page size)",
+       [&] { return create(ring.get(), &buf_len_small, &z); }, -EINVAL, URINGX_REASON_NONE},
       {"unknown mem 7", [&] { return create(ring.get(), &bad_mem, &z); }, -EINVAL,
        URINGX_REASON_NONE},
       {"ring NULL", [&] { return create(nullptr, &ok, &z); }, -EINVAL, URINGX_REASON_NONE},
@@ -640,6 +655,15 @@ TEST(BadInput, Zcrx) {
   } else {
     EXPECT_EQ(o.ret, -ENODEV);
     EXPECT_EQ(o.reason, URINGX_REASON_NO_SUCH_DEVICE);
+  }
+  // Buffers larger than a page: 6.18's zcrx has no rx_buf_len (no
+  // ZCRX_FEATURE_RX_PAGE_SIZE), which is said before anything is registered.
+  if (!RxBufLenAvailable()) {
+    const auto large = with_buf_len(ok, 16384);
+    Check("uringx_zcrx_create", {
+        {"rx_buf_len 16384 on a kernel without it", [&] { return create(ring.get(), &large, &z); },
+         -EOPNOTSUPP, URINGX_REASON_KERNEL_NO_RX_BUF_LEN},
+    });
   }
   // NODEV copy mode (ifname NULL): 6.18 lacks it, which is said before registering.
   if (!NodevAvailable()) {

@@ -114,6 +114,23 @@ TEST(ZcrxNodev, UdmabufAreaIsRefusedInCopyMode) {
   uringx_rxsrc_destroy(src);
 }
 
+// Copy mode fills page-size buffers only: a larger rx_buf_len is refused
+// before the ifq is registered, with the reason that names it.
+TEST(ZcrxNodev, BuffersLargerThanAPageAreRefusedInCopyMode) {
+  if (auto why = NodevMissing(); !why.empty()) GTEST_SKIP() << why;
+  Ring ring(256, kZcrxRingFlags);
+  uringx_zcrx_params params{};
+  params.area_size = 1 << 20;
+  params.rq_entries = 256;
+  params.rx_buf_len = 16384;
+  uringx_zcrx* z = nullptr;
+  uringx_reason reason = URINGX_REASON_NONE;
+  int ret = uringx_zcrx_create(ring.get(), &params, &z, &reason);
+  EXPECT_EQ(ret, -EOPNOTSUPP) << uringx_strerror(ret);
+  EXPECT_EQ(reason, URINGX_REASON_NO_RX_PAGE_SIZE) << uringx_reason_name(reason);
+  EXPECT_EQ(z, nullptr);
+}
+
 TEST(ZcrxNodev, DoubleAndForeignReleaseAreRefused) {
   if (auto why = NodevMissing(); !why.empty()) GTEST_SKIP() << why;
   Ring ring(64, kZcrxRingFlags);

@@ -64,6 +64,10 @@ refuses 2 "--workloads: no workload 'bogus'" zcnet-bench --workloads rpc,bogus
 refuses 2 "--strategies: no strategy 'fast'" zcnet-bench --strategies fast
 refuses 2 "--zcrx-queue wants a queue number 0..4095, got '-'" zcnet-bench --zcrx-queue -
 refuses 2 "--pbuf-bufs wants a power of two 1..32768, got '3'" zcnet-bench --pbuf-bufs 3
+refuses 2 "--zcrx-buf-len wants a power of two, 4096..2097152 bytes, got '12288'" zcnet-bench --zcrx-buf-len 12288
+refuses 2 "--server-addr wants an IPv4 address, got 'host'" zcnet-bench --server-addr host
+refuses 2 "--client-netns /run/netns/zcnet-none: No such file or directory" zcnet-bench --client-netns /run/netns/zcnet-none
+refuses 2 "--server-addr and --client-netns go together" zcnet-bench --server-addr 127.0.0.1
 refuses 2 "--cells: 'rpc:64x512' is not rpc:CONNSxSIZExDEPTH" zcnet-bench --cells rpc:64x512
 refuses 2 "--cells: none of them is in the plan" zcnet-bench --cells rpc:3x3x3
 refuses 2 "--verdict wants a percentage 0.5..50, got '0'" zcnet-bench --verdict 0

@@ -105,7 +105,30 @@ echo "zcnet-proxy --tx-nic: tx_netmem_bytes +$((b1 - b0)), tx_dma_maps +$((m1 - 
 [ $(((b1 - b0) * 10)) -ge $((nbytes_want * 9)) ] ||
 	fail "only $((b1 - b0)) bytes of the proxied $nbytes_want left as net_iov frags"
 
-ip netns exec zc-a "$nictx_test" "$if_a" 21 zc-b 192.0.2.2 || fail "nictx_test"
+# A second, ordinary link between the namespaces (veth, 198.51.100.0/24,
+# inside this VM only): a socket routed over it may not send from the pool.
+ip link add zc-veth-a netns zc-a type veth peer name zc-veth-b netns zc-b
+ip -n zc-a addr add 198.51.100.1/24 dev zc-veth-a
+ip -n zc-b addr add 198.51.100.2/24 dev zc-veth-b
+ip -n zc-a link set zc-veth-a up
+ip -n zc-b link set zc-veth-b up
+ip netns exec zc-a "$nictx_test" "$if_a" 21 zc-b 192.0.2.2 198.51.100.2 || fail "nictx_test"
+
+# DMA API debugging (CONFIG_DMA_API_DEBUG): every mapping netdevsim made,
+# page pools, dma-buf attachments and per-packet TX maps, was unmapped by
+# the time its device went away. netdevsim21 was removed by nictx_test;
+# removing netdevsim22 makes the DMA debug code check it too.
+dma=/sys/kernel/debug/dma-api
+[ -r "$dma/error_count" ] || fail "no $dma (kernel without CONFIG_DMA_API_DEBUG?)"
+# It turns itself off when it runs out of tracking entries: then it saw nothing.
+[ "$(cat "$dma/disabled")" = N ] || fail "DMA API debugging disabled itself (out of entries?)"
+echo 22 >/sys/bus/netdevsim/del_device
+# error_count counts every error; num_errors is how many more it will print.
+dma_errors=$(cat "$dma/error_count")
+dma_left=$(grep -c netdevsim "$dma/dump" || true)
+echo "DMA API debug: $dma_errors error(s), $dma_left mapping(s) of netdevsim devices left"
+[ "$dma_errors" = 0 ] || fail "DMA API debug found $dma_errors error(s) (see the kernel log above)"
+[ "$dma_left" = 0 ] || { grep netdevsim "$dma/dump"; fail "$dma_left netdevsim DMA mapping(s) leaked"; }
 
 # Leaks: pools, bindings and the removed device's are all gone by now;
 # scan twice (objects are reported once unreferenced for a few seconds).

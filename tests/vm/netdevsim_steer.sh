@@ -67,7 +67,7 @@ for q in 0 1 2 3; do wait "${senders[q]}" || fail "sender to queue $q"; done
 for q in 0 1 2 3; do
 	wait "${sinks[q]}" || { cat "${logs[q]}"; fail "zcnet-sink on queue $q"; }
 	sed "s/^/queue $q: /" "${logs[q]}"
-	grep -q '^receive mechanism: zcrx$' "${logs[q]}" || fail "queue $q: not zcrx"
+	grep -q '^receive mechanism: zcrx (4096-byte buffers)$' "${logs[q]}" || fail "queue $q: not zcrx"
 	grep -q 'every byte matched (16777216 of 16777216 bytes)' "${logs[q]}" ||
 		fail "queue $q: stream not verified whole"
 	grep -q 'zcrx copy fallback (kernel counters): 0 completions, 0 bytes' "${logs[q]}" ||

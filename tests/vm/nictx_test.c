@@ -8,6 +8,8 @@
  * zero-copy reports, DMA counters) is netdevsim_nictx.sh's uringx-stream run.
  *
  * Usage (in namespace zc-a): nictx_test IFNAME NSIM_ID PEER_NETNS PEER_ADDR
+ *                            [VETH_PEER_ADDR]
+ * (VETH_PEER_ADDR: the peer's end of a veth pair, for the route check)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -145,11 +149,12 @@ static void *peer_main(void *arg)
 	return NULL;
 }
 
-static int start_peer(struct peer *p, uint16_t port)
+/* A listening socket on @addr:@port in the peer namespace, or -errno. */
+static int listen_in_peer(const char *addr_text, uint16_t port)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port) };
 	char path[128];
-	int nsfd, own, one = 1;
+	int nsfd, own, lfd, one = 1;
 
 	/* Only this thread changes namespace, for the socket's sake. */
 	snprintf(path, sizeof(path), "/run/netns/%s", peer_netns);
@@ -157,27 +162,40 @@ static int start_peer(struct peer *p, uint16_t port)
 	nsfd = open(path, O_RDONLY);
 	if (own < 0 || nsfd < 0 || setns(nsfd, CLONE_NEWNET))
 		return -errno;
-	inet_pton(AF_INET, peer_addr, &addr.sin_addr);
-	p->lfd = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(p->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(p->lfd, (struct sockaddr *)&addr, sizeof(addr)) || listen(p->lfd, 8))
+	inet_pton(AF_INET, addr_text, &addr.sin_addr);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) || listen(lfd, 8))
 		return -errno;
 	if (setns(own, CLONE_NEWNET))
 		return -errno;
 	close(own);
 	close(nsfd);
+	return lfd;
+}
+
+static int start_peer(struct peer *p, uint16_t port)
+{
+	p->lfd = listen_in_peer(peer_addr, port);
+	if (p->lfd < 0)
+		return p->lfd;
 	return pthread_create(&p->thread, NULL, peer_main, p) ? -EAGAIN : 0;
 }
 
-static int connect_peer(uint16_t port)
+static int connect_to(const char *addr_text, uint16_t port)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons(port) };
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
-	inet_pton(AF_INET, peer_addr, &addr.sin_addr);
+	inet_pton(AF_INET, addr_text, &addr.sin_addr);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)))
 		return -errno;
 	return fd;
+}
+
+static int connect_peer(uint16_t port)
+{
+	return connect_to(peer_addr, port);
 }
 
 static int loopback_pair(int *client, int *server)
@@ -303,6 +321,43 @@ static void test_refusals(const char *ifname)
 	close(server);
 	close(pfd[0]);
 	close(pfd[1]);
+	uringx_nictx_destroy(&pool);
+	io_uring_queue_exit(&ring);
+}
+
+/* A TCP connection whose route leaves through another real device (a veth
+ * pair to the same peer namespace): SEND_ZC from the pool fails with
+ * -ENODEV, the data never copied into ordinary frags, nothing queued. */
+static void test_route_via_veth(const char *ifname, const char *veth_peer_addr)
+{
+	struct uringx_nictx pool;
+	struct io_uring ring;
+	int ret, lfd, client;
+
+	io_uring_queue_init(8, &ring, 0);
+	io_uring_register_buffers_sparse(&ring, 2);
+	ret = uringx_nictx_create(&pool, &ring, ifname, POOL, CHUNK, 0);
+	if (ret) {
+		CHECK(0, "pool for the veth route test: %s", uringx_strerror(ret));
+		io_uring_queue_exit(&ring);
+		return;
+	}
+	lfd = listen_in_peer(veth_peer_addr, 7500);
+	client = lfd < 0 ? lfd : connect_to(veth_peer_addr, 7500);
+	CHECK(client >= 0, "connected to %s:7500 over the veth pair: %s", veth_peer_addr,
+	      client < 0 ? strerror(-client) : "ok");
+	if (client >= 0) {
+		int unsent = -1;
+
+		ret = send_from_slot(&ring, client, 0, 4096, 0);
+		CHECK(ret == -ENODEV, "SEND_ZC over veth, not the pool's device: %s",
+		      uringx_strerror(ret));
+		ioctl(client, SIOCOUTQ, &unsent);
+		CHECK(unsent == 0, "nothing queued on the veth socket (%d bytes)", unsent);
+		close(client);
+	}
+	if (lfd >= 0)
+		close(lfd);
 	uringx_nictx_destroy(&pool);
 	io_uring_queue_exit(&ring);
 }
@@ -453,8 +508,8 @@ int main(int argc, char **argv)
 	struct peer peer = { 0 };
 	int ret;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: nictx_test IFNAME NSIM_ID PEER_NETNS PEER_ADDR\n");
+	if (argc != 5 && argc != 6) {
+		fprintf(stderr, "usage: nictx_test IFNAME NSIM_ID PEER_NETNS PEER_ADDR [VETH_PEER_ADDR]\n");
 		return 2;
 	}
 	peer_netns = argv[3];
@@ -466,6 +521,8 @@ int main(int argc, char **argv)
 	}
 	test_registration(argv[1]);
 	test_refusals(argv[1]);
+	if (argc == 6)
+		test_route_via_veth(argv[1], argv[5]);
 	test_clear_in_flight(argv[1], &peer, 7300);
 	test_device_removal(argv[1], argv[2], 7300);
 	printf("nictx_test: %s (%d failure%s)\n", failures ? "FAIL" : "ok", failures,

@@ -6,13 +6,16 @@
 //   NSIM_RX_IF       receiving port (this process's namespace)
 //   NSIM_RX_ADDR     its IPv4 address
 //   NSIM_PEER_NETNS  the sending namespace (/run/netns/NAME)
+//   NSIM_PEER_IF     the sending port (in that namespace)
 //   NSIM_QRESET      the port's debugfs queue_reset file
 // Without them every test skips and says so.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uringx/uringx.h>
@@ -41,21 +44,51 @@ constexpr unsigned kZcrxRingFlags =
 constexpr uint64_t kEventTag = 0x7a63727800000001ULL;
 
 struct NsimEnv {
-  std::string ifname, addr, peer_netns, qreset;
+  std::string ifname, addr, peer_netns, qreset, peer_ifname;
 };
 
 const NsimEnv* Env() {
   static NsimEnv env;
   static bool ok = [] {
-    const char* v[4] = {std::getenv("NSIM_RX_IF"), std::getenv("NSIM_RX_ADDR"),
-                        std::getenv("NSIM_PEER_NETNS"), std::getenv("NSIM_QRESET")};
+    const char* v[5] = {std::getenv("NSIM_RX_IF"), std::getenv("NSIM_RX_ADDR"),
+                        std::getenv("NSIM_PEER_NETNS"), std::getenv("NSIM_QRESET"),
+                        std::getenv("NSIM_PEER_IF")};
     for (const char* s : v)
       if (!s || !*s) return false;
-    env = {v[0], v[1], v[2], v[3]};
+    env = {v[0], v[1], v[2], v[3], v[4]};
     return true;
   }();
   return ok ? &env : nullptr;
 }
+
+// Sets the MTU of @ifname in the namespace @netns ("" for this one).
+bool SetMtu(const std::string& netns, const std::string& ifname, int mtu) {
+  Fd self(open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+  Fd other(netns.empty() ? -1 : open(netns.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!netns.empty() && (other.get() < 0 || setns(other.get(), CLONE_NEWNET))) return false;
+  Fd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ifreq ifr{};
+  std::snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname.c_str());
+  ifr.ifr_mtu = mtu;
+  bool ok = ioctl(fd.get(), SIOCSIFMTU, &ifr) == 0;
+  if (!netns.empty() && setns(self.get(), CLONE_NEWNET)) std::abort();  // wrong netns
+  return ok;
+}
+
+// Jumbo frames on both ports of the pair for the life of the object.
+class JumboFrames {
+ public:
+  explicit JumboFrames(int mtu)
+      : ok_(SetMtu("", Env()->ifname, mtu) && SetMtu(Env()->peer_netns, Env()->peer_ifname, mtu)) {}
+  ~JumboFrames() {
+    SetMtu("", Env()->ifname, 1500);
+    SetMtu(Env()->peer_netns, Env()->peer_ifname, 1500);
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  bool ok_;
+};
 
 #define REQUIRE_NSIM()                                                            \
   if (!Env())                                                                     \
@@ -125,8 +158,9 @@ Accepted CrossNamespacePair(int rcvbuf = 0) {
 // same queue is released asynchronously when its ring closes, so EEXIST and
 // EBUSY are retried for a while.
 uringx_rxsrc* MakeSource(io_uring* ring, uint64_t area, uint32_t rq_entries, int* retries,
-                         uringx_zcrx_mem mem = URINGX_ZCRX_MEM_PAGES) {
+                         uringx_zcrx_mem mem = URINGX_ZCRX_MEM_PAGES, uint32_t rx_buf_len = 0) {
   uringx_rxsrc_params params{};
+  params.zcrx.rx_buf_len = rx_buf_len;
   params.mode = URINGX_RXSRC_ZCRX;
   params.zcrx.ifname = Env()->ifname.c_str();
   params.zcrx.queue = 0;
@@ -251,6 +285,58 @@ TEST(NsimZcrx, UdmabufAreaCarriesAZeroCopyStream) {
   const uint64_t total = 16u << 20;
   StreamResult s = RunStream(ring.get(), src, 5151, total);
   ExpectZeroCopyStream(s, total);
+  uringx_rxsrc_destroy(src);
+}
+
+// Buffers of four pages (the queue config's rx page size, kernel patch
+// 0013) under jumbo frames: the same zero-copy stream in fewer
+// completions. netdevsim, like a NIC without hardware GRO, puts each
+// frame's payload in buffers of its own, so larger buffers pay off when a
+// frame's payload exceeds a page: at MTU 9000 each frame fills three 4 KiB
+// buffers, or one of 16 KiB. A page-size area cannot complete 32 MiB in
+// fewer than 8192 CQEs (a CQE never spans two buffers); 16 KiB buffers must.
+TEST(NsimZcrx, LargeBuffersCarryAZeroCopyStreamInFewerCompletions) {
+  REQUIRE_NSIM();
+  JumboFrames jumbo(9000);
+  ASSERT_TRUE(jumbo.ok()) << "MTU 9000 on " << Env()->ifname << " and " << Env()->peer_ifname;
+  Ring ring(256, kZcrxRingFlags);
+  uringx_rxsrc* src = MakeSource(ring.get(), 8u << 20, 2048, nullptr, URINGX_ZCRX_MEM_HUGETLB,
+                                 16384);
+  ASSERT_NE(src, nullptr) << "netdevsim_zcrx.sh reserves the huge pages this needs";
+  EXPECT_EQ(uringx_zcrx_rx_buf_len(uringx_rxsrc_zcrx(src)), 16384u);
+  EXPECT_EQ(uringx_zcrx_nr_bufs(uringx_rxsrc_zcrx(src)), (8u << 20) / 16384);
+  const uint64_t total = 32u << 20;
+  StreamResult s = RunStream(ring.get(), src, 1616, total);
+  ExpectZeroCopyStream(s, total);
+  EXPECT_LT(s.rx.data_cqes, total / 4096) << "no completion carried more than a page";
+  std::printf("netdevsim zcrx, 16 KiB buffers: %llu bytes in %llu CQEs (%.1f per MiB)\n",
+              (unsigned long long)s.rx.bytes, (unsigned long long)s.rx.data_cqes,
+              double(s.rx.data_cqes) / double(total >> 20));
+  uringx_rxsrc_destroy(src);
+}
+
+// A length the driver does not take (netdevsim: up to 16 pages) is
+// refused by the device, named as such; the queue stays usable.
+TEST(NsimZcrx, ABufferLengthTheDriverRefusesIsNamed) {
+  REQUIRE_NSIM();
+  Ring ring(256, kZcrxRingFlags);
+  uringx_zcrx_params params{};
+  params.ifname = Env()->ifname.c_str();
+  params.queue = 0;
+  params.area_size = 8u << 20;
+  params.rq_entries = 256;
+  params.mem = URINGX_ZCRX_MEM_HUGETLB;
+  params.rx_buf_len = 128u << 10;
+  uringx_zcrx* z = nullptr;
+  uringx_reason reason = URINGX_REASON_NONE;
+  int ret = uringx_zcrx_create(ring.get(), &params, &z, &reason);
+  EXPECT_EQ(ret, -EINVAL) << uringx_strerror(ret);
+  EXPECT_EQ(reason, URINGX_REASON_NO_RX_PAGE_SIZE) << uringx_reason_name(reason);
+  EXPECT_EQ(z, nullptr);
+  // Page-size buffers on the same queue right after.
+  uringx_rxsrc* src = MakeSource(ring.get(), 4u << 20, 1024, nullptr);
+  ASSERT_NE(src, nullptr);
+  ExpectZeroCopyStream(RunStream(ring.get(), src, 17, 4u << 20), 4u << 20);
   uringx_rxsrc_destroy(src);
 }
 
