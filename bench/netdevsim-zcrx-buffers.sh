@@ -30,7 +30,7 @@ for mtu in 1500 9000; do
 	ip -n zc-b link set "$if_b" mtu "$mtu"
 	for len in "${lengths[@]}"; do
 		echo "==> MTU $mtu, zcrx buffers of $len bytes"
-		ip netns exec zc-b "$build/bench/zcnet-bench" --workloads stream \
+		ip netns exec zc-b "$build/bench/zcnet-bench" --quick --trials 3 --workloads stream \
 			--strategies uring-recv,zcrx --zcrx-ifname "$if_b" --zcrx-queue 0 \
 			--zcrx-buf-len "$len" --server-addr 192.0.2.2 --client-netns /run/netns/zc-a ||
 			fail "zcnet-bench at MTU $mtu with $len-byte buffers failed"

@@ -44,18 +44,9 @@ command -v socat >/dev/null || fail "socat is missing (scripts/setup --kernel)"
 # The pair: 4 combined channels each (the tests want at least 2, an RSS
 # table and ntuple rules), linked back to back.
 [ -d /sys/bus/netdevsim ] || fail "no /sys/bus/netdevsim (kernel without CONFIG_NETDEVSIM?)"
-new_port() {	# id -> interface name
-	echo "$1 1 4" >/sys/bus/netdevsim/new_device || fail "creating netdevsim$1"
-	for _ in $(seq 50); do
-		for n in /sys/bus/netdevsim/devices/netdevsim"$1"/net/*; do
-			[ -e "$n" ] && { basename "$n"; return; }
-		done
-		sleep 0.1
-	done
-	fail "netdevsim$1 created no net device"
-}
-if_local=$(new_port 41)
-if_remote=$(new_port 42)
+. "$(dirname "$0")/netdevsim_pair.sh"
+if_local=$(NSIM_QUEUES=4 nsim_new_port 41)
+if_remote=$(NSIM_QUEUES=4 nsim_new_port 42)
 ip netns add zc-remote
 ip link set "$if_remote" netns zc-remote
 idx_local=$(cat /sys/class/net/"$if_local"/ifindex)
