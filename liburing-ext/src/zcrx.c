@@ -542,6 +542,13 @@ const void *uringx_zcrx_area(const struct uringx_zcrx *zcrx, uint64_t *len)
 	return zcrx->area.addr;
 }
 
+int uringx_zcrx_dmabuf_fd(const struct uringx_zcrx *zcrx)
+{
+	const struct uringx_zcrx *root = zcrx->owner ? zcrx->owner : zcrx;
+
+	return root->dmabuf_fd;
+}
+
 uint32_t uringx_zcrx_outstanding(const struct uringx_zcrx *zcrx)
 {
 	return zcrx->outstanding;

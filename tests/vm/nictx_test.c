@@ -9,6 +9,7 @@
  *
  * Usage (in namespace zc-a): nictx_test IFNAME NSIM_ID PEER_NETNS PEER_ADDR
  *                            [VETH_PEER_ADDR]
+ *                            nictx_test --echo IFNAME PEER_NETNS OWN_ADDR
  * (VETH_PEER_ADDR: the peer's end of a veth pair, for the route check)
  */
 #include <arpa/inet.h>
@@ -362,6 +363,269 @@ static void test_route_via_veth(const char *ifname, const char *veth_peer_addr)
 	io_uring_queue_exit(&ring);
 }
 
+/*
+ * One dma-buf both ways: a zcrx area (udmabuf) on the pool's own port and
+ * the same dma-buf bound for that port's TX. A peer's stream is received
+ * zero-copy into the area and sent back from the very bytes that arrived
+ * (SEND_ZC on the TX slot at each view's dma-buf offset, one send at a time
+ * so the stream keeps its order); a view goes back to the refill ring only
+ * once its sends are notified. The peer verifies every byte.
+ */
+#define ECHO_BYTES (4u << 20)
+#define ECHO_PORT 7600
+#define ECHO_VIEWS 8192u
+#define ECHO_SEND_TAG 2ull
+#define ECHO_EVENT_TAG 3ull
+
+static uint8_t echo_byte(uint64_t i)
+{
+	return (uint8_t)(i * 31 + 7);
+}
+
+struct echo_peer {
+	pthread_t writer, reader;
+	int fd;
+	uint64_t received, bad;
+	int err;
+};
+
+static void *echo_peer_write(void *arg)
+{
+	struct echo_peer *e = arg;
+	static uint8_t buf[65536];
+	uint64_t sent = 0;
+
+	while (sent < ECHO_BYTES) {
+		size_t n = sizeof(buf), i;
+		ssize_t w;
+
+		if (n > ECHO_BYTES - sent)
+			n = ECHO_BYTES - sent;
+		for (i = 0; i < n; i++)
+			buf[i] = echo_byte(sent + i);
+		w = write(e->fd, buf, n);
+		if (w <= 0) {
+			e->err = errno;
+			return NULL;
+		}
+		sent += (uint64_t)w;
+	}
+	shutdown(e->fd, SHUT_WR);
+	return NULL;
+}
+
+static void *echo_peer_read(void *arg)
+{
+	struct echo_peer *e = arg;
+	static uint8_t buf[65536];
+	ssize_t n;
+
+	while ((n = read(e->fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != echo_byte(e->received + (uint64_t)i))
+				e->bad++;
+		e->received += (uint64_t)n;
+	}
+	if (n < 0)
+		e->err = errno;
+	return NULL;
+}
+
+/* Connects from the peer namespace to @addr_text:@port. */
+static int connect_from_peer(const char *addr_text, uint16_t port)
+{
+	char path[128];
+	int nsfd, own, fd;
+
+	snprintf(path, sizeof(path), "/run/netns/%s", peer_netns);
+	own = open("/proc/thread-self/ns/net", O_RDONLY);
+	nsfd = open(path, O_RDONLY);
+	if (own < 0 || nsfd < 0 || setns(nsfd, CLONE_NEWNET))
+		return -errno;
+	fd = connect_to(addr_text, port);
+	if (setns(own, CLONE_NEWNET))
+		abort();	/* cannot go on in the wrong namespace */
+	close(own);
+	close(nsfd);
+	return fd;
+}
+
+struct echo_view {
+	uint64_t off, token;
+	uint32_t len, sent, notifs;
+};
+
+static void test_one_dmabuf_both_ways(const char *ifname, const char *own_addr)
+{
+	struct uringx_zcrx_params zp = { .ifname = ifname, .queue = 0, .area_size = 4u << 20,
+					 .rq_entries = 1024, .mem = URINGX_ZCRX_MEM_UDMABUF,
+					 .event_user_data = ECHO_EVENT_TAG << 56 };
+	static struct echo_view views[ECHO_VIEWS];
+	struct io_uring_params params = { .flags = IORING_SETUP_SINGLE_ISSUER |
+						   IORING_SETUP_DEFER_TASKRUN |
+						   IORING_SETUP_CQE32 };
+	uint64_t echoed = 0, notifs = 0, copied_notifs = 0;
+	uint32_t head = 0, tail = 0, released = 0;
+	enum uringx_reason reason = URINGX_REASON_NONE;
+	struct uringx_zcrx_stats stats;
+	struct echo_peer peer = { .fd = -1 };
+	struct uringx_zcrx *z = NULL;
+	bool sending = false, eof = false;
+	int ret, lfd = -1, fd = -1, failed = 0;
+	struct io_uring ring;
+	const char *area;
+	double deadline;
+
+	memset(views, 0, sizeof(views));
+	ret = io_uring_queue_init_params(256, &ring, &params);
+	if (ret) {
+		CHECK(0, "echo ring: %s", uringx_strerror(ret));
+		return;
+	}
+	io_uring_register_buffers_sparse(&ring, 1);
+	ret = uringx_zcrx_create(&ring, &zp, &z, &reason);
+	CHECK(ret == 0, "zcrx udmabuf area on %s queue 0: %s%s%s", ifname,
+	      ret ? uringx_strerror(ret) : "ok", ret ? ": " : "",
+	      ret ? uringx_reason_str(reason) : "");
+	if (ret)
+		goto out;
+	area = uringx_zcrx_area(z, NULL);
+	ret = register_net_tx(&ring, uringx_zcrx_dmabuf_fd(z), if_nametoindex(ifname), 0, 0);
+	CHECK(ret >= 0, "the zcrx area's dma-buf bound for %s's TX too: %s", ifname,
+	      ret < 0 ? uringx_strerror(ret) : "ok");
+	if (ret < 0)
+		goto out;
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	{
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(ECHO_PORT) };
+		int one = 1;
+
+		inet_pton(AF_INET, own_addr, &a.sin_addr);
+		setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 1)) {
+			CHECK(0, "listen on %s:%d: %s", own_addr, ECHO_PORT, strerror(errno));
+			goto out;
+		}
+	}
+	peer.fd = connect_from_peer(own_addr, ECHO_PORT);
+	fd = peer.fd < 0 ? -1 : accept(lfd, NULL, NULL);
+	if (peer.fd < 0 || fd < 0) {
+		CHECK(0, "peer connection: %s", strerror(peer.fd < 0 ? -peer.fd : errno));
+		goto out;
+	}
+	pthread_create(&peer.writer, NULL, echo_peer_write, &peer);
+	pthread_create(&peer.reader, NULL, echo_peer_read, &peer);
+
+	uringx_zcrx_prep_recv(z, io_uring_get_sqe(&ring), fd);
+	deadline = now() + 60;
+	while ((echoed < ECHO_BYTES || released < tail) && !failed && now() < deadline) {
+		struct __kernel_timespec ts = { 1, 0 };
+		struct io_uring_cqe *cqe;
+
+		if (!sending && head < tail) {
+			struct echo_view *v = &views[head];
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+			io_uring_prep_send_zc_fixed(sqe, fd, (void *)(uintptr_t)(v->off + v->sent),
+						    v->len - v->sent, MSG_NOSIGNAL,
+						    IORING_SEND_ZC_REPORT_USAGE, 0);
+			sqe->user_data = ECHO_SEND_TAG << 56 | head;
+			sending = true;
+		}
+		ret = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, NULL);
+		if (ret == -ETIME || ret == -EINTR)
+			continue;
+		if (ret < 0) {
+			CHECK(0, "echo wait: %s", uringx_strerror(ret));
+			break;
+		}
+		while (io_uring_peek_cqe(&ring, &cqe) == 0) {
+			uint64_t tag = cqe->user_data >> 56;
+
+			if (uringx_zcrx_is_event(z, cqe)) {
+				/* a copy-fallback event: the stats count it */
+			} else if (tag == ECHO_SEND_TAG) {
+				struct echo_view *v = &views[cqe->user_data & 0xffffff];
+
+				if (cqe->flags & IORING_CQE_F_NOTIF) {
+					notifs++;
+					if (cqe->res & IORING_NOTIF_USAGE_ZC_COPIED)
+						copied_notifs++;
+					v->notifs--;
+				} else if (cqe->res < 0) {
+					CHECK(0, "SEND_ZC from the area: %s", uringx_strerror(cqe->res));
+					failed = 1;
+				} else {
+					if (cqe->flags & IORING_CQE_F_MORE)
+						v->notifs++;
+					v->sent += (uint32_t)cqe->res;
+					echoed += (uint64_t)cqe->res;
+					sending = false;
+					if (v->sent == v->len)
+						head++;
+				}
+				if (v->sent == v->len && !v->notifs && v->token) {
+					uringx_zcrx_release(z, v->token);
+					uringx_zcrx_flush(z);
+					v->token = 0;
+					released++;
+				}
+			} else {
+				struct uringx_rx_view view;
+				struct uringx_rx_event ev;
+
+				ret = uringx_zcrx_decode(z, cqe, &view, &ev);
+				if (ret || ev.error) {
+					CHECK(0, "RECV_ZC: %s", uringx_strerror(ret ? ret : ev.error));
+					failed = 1;
+				} else {
+					if (ev.nr_views) {
+						if (tail == ECHO_VIEWS) {
+							CHECK(0, "more than %u views", ECHO_VIEWS);
+							failed = 1;
+						} else {
+							views[tail].off = (uint64_t)((const char *)view.data - area);
+							views[tail].len = view.len;
+							views[tail].token = view.token;
+							tail++;
+						}
+					}
+					eof = eof || ev.eof;
+					if (ev.rearm && !ev.eof)
+						uringx_zcrx_prep_recv(z, io_uring_get_sqe(&ring), fd);
+				}
+			}
+			io_uring_cqe_seen(&ring, cqe);
+		}
+	}
+	CHECK(echoed == ECHO_BYTES && eof, "echoed %llu of %u bytes from the area they arrived in%s",
+	      (unsigned long long)echoed, ECHO_BYTES, eof ? "" : " (no end of stream)");
+	shutdown(fd, SHUT_WR);
+	pthread_join(peer.writer, NULL);
+	pthread_join(peer.reader, NULL);
+	CHECK(peer.received == ECHO_BYTES && !peer.bad && !peer.err,
+	      "the peer got %llu bytes back, %llu wrong (%s)", (unsigned long long)peer.received,
+	      (unsigned long long)peer.bad, peer.err ? strerror(peer.err) : "ok");
+	uringx_zcrx_get_stats(z, &stats);
+	CHECK(stats.kernel_counts && !stats.copy_count,
+	      "received without a copy: zcrx copy fallback %llu completions",
+	      (unsigned long long)stats.copy_count);
+	CHECK(notifs > 0 && !copied_notifs, "sent without a copy: %llu notifications, %llu copied",
+	      (unsigned long long)notifs, (unsigned long long)copied_notifs);
+	CHECK(released == tail, "%u of %u views back in the refill ring after their sends",
+	      released, tail);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (peer.fd >= 0)
+		close(peer.fd);
+	if (lfd >= 0)
+		close(lfd);
+	io_uring_queue_exit(&ring);
+	uringx_zcrx_destroy(z);
+}
+
 /* Sends queued behind a full receive window keep the pool alive after its
  * slot is cleared, and complete; the cleared slot then refuses. */
 static void test_clear_in_flight(const char *ifname, struct peer *peer, uint16_t port)
@@ -508,6 +772,15 @@ int main(int argc, char **argv)
 	struct peer peer = { 0 };
 	int ret;
 
+	if (argc == 5 && !strcmp(argv[1], "--echo")) {
+		/* nictx_test --echo IFNAME PEER_NETNS OWN_ADDR */
+		peer_netns = argv[3];
+		test_one_dmabuf_both_ways(argv[2], argv[4]);
+		printf("nictx_test --echo: %s (%d failure%s)\n", failures ? "FAIL" : "ok", failures,
+		       failures == 1 ? "" : "s");
+		fflush(stdout);
+		_exit(failures ? 1 : 0);
+	}
 	if (argc != 5 && argc != 6) {
 		fprintf(stderr, "usage: nictx_test IFNAME NSIM_ID PEER_NETNS PEER_ADDR [VETH_PEER_ADDR]\n");
 		return 2;

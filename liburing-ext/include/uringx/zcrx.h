@@ -150,6 +150,12 @@ bool uringx_zcrx_nodev(const struct uringx_zcrx *zcrx);
 uint32_t uringx_zcrx_id(const struct uringx_zcrx *zcrx);
 uint32_t uringx_zcrx_rx_buf_len(const struct uringx_zcrx *zcrx);
 const void *uringx_zcrx_area(const struct uringx_zcrx *zcrx, uint64_t *len);
+/*
+ * The area's dma-buf (URINGX_ZCRX_MEM_UDMABUF), or -1. Still owned by the
+ * zcrx; a view's offset in the area is its offset in the dma-buf, so the
+ * same memory can be bound for a NIC's TX too (IORING_REGISTER_NET_TX_BUF).
+ */
+int uringx_zcrx_dmabuf_fd(const struct uringx_zcrx *zcrx);
 /* Buffers of rx_buf_len bytes in the area. */
 uint32_t uringx_zcrx_nr_bufs(const struct uringx_zcrx *zcrx);
 /* Views handed out and not yet released. */
