@@ -29,7 +29,8 @@ RxPoolCore::RxPoolCore(Ring& r, uringx_rxsrc* s, uint32_t stream_quota)
 }
 
 RxPoolCore::~RxPoolCore() {
-  uringx_rxsrc_destroy(src);
+  uringx_rxsrc_destroy(src);  // clears the forwarding slot, if bound
+  if (forward_slot >= 0) ring->ReleaseBufferSlot(static_cast<uint16_t>(forward_slot));
   ring->DetachResource();
 }
 
@@ -262,6 +263,31 @@ void RxBuffer::Reset() {
   if (stream_) std::exchange(stream_, nullptr)->ReleaseView(token_);
 }
 
+namespace {
+
+// Binds the pool's zcrx area for @ifname's transmit DMA in a slot of the
+// ring's buffer table; returns why not, or an empty string.
+std::string BindForForwarding(detail::RxPoolCore& core, const char* ifname) {
+  std::string what = absl::StrCat("forwarding to ", ifname, " copies: ");
+  uringx_zcrx* z = uringx_rxsrc_zcrx(core.src);
+  if (!z) return absl::StrCat(what, "the pool is not zcrx");
+  if (uringx_zcrx_nodev(z)) return absl::StrCat(what, "a NODEV (copy mode) area has no device");
+  int slot = core.ring->ClaimFreeBufferSlot();
+  if (slot < 0)
+    return absl::StrCat(what, "no free fixed-buffer slot on the ring (all ", Ring::kBufferSlots,
+                        " held, or the application registered its own table)");
+  uringx_reason reason = URINGX_REASON_NONE;
+  int ret = uringx_zcrx_bind_tx(z, ifname, static_cast<uint16_t>(slot), &reason);
+  if (ret < 0) {
+    core.ring->ReleaseBufferSlot(static_cast<uint16_t>(slot));
+    return absl::StrCat(what, uringx_reason_str(reason), " (", uringx_strerror(ret), ")");
+  }
+  core.forward_slot = slot;
+  return {};
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<RxPool>> RxPool::Create(Ring& ring, const Options& options) {
   // The buffer ring's limits, named here rather than as a bare EINVAL.
   if (options.mode != URINGX_RXSRC_ZCRX) {
@@ -281,6 +307,8 @@ absl::StatusOr<std::unique_ptr<RxPool>> RxPool::Create(Ring& ring, const Options
   params.zcrx.area_size = options.zcrx_area_bytes;
   params.zcrx.rq_entries = options.zcrx_refill_entries;
   params.zcrx.rx_buf_len = options.zcrx_buffer_size;
+  // Forwarding needs an area a NIC can map for transmission: a dma-buf.
+  if (options.forward_ifname) params.zcrx.mem = URINGX_ZCRX_MEM_UDMABUF;
   params.pbuf.nr_bufs = options.buffers;
   params.pbuf.buf_size = options.buffer_size;
   params.pbuf.bgid = options.buffer_group;
@@ -290,7 +318,9 @@ absl::StatusOr<std::unique_ptr<RxPool>> RxPool::Create(Ring& ring, const Options
   uringx_reason reason = URINGX_REASON_NONE;
   int ret = uringx_rxsrc_create(ring.raw(), &params, &src, &reason);
   if (ret < 0) return ReasonStatus("RxPool::Create", ret, reason);
-  return std::unique_ptr<RxPool>(new RxPool(new detail::RxPoolCore(ring, src, options.stream_quota)));
+  auto* core = new detail::RxPoolCore(ring, src, options.stream_quota);
+  if (options.forward_ifname) core->forward_unavailable = BindForForwarding(*core, options.forward_ifname);
+  return std::unique_ptr<RxPool>(new RxPool(core));
 }
 
 absl::StatusOr<ZcrxShare> RxPool::ShareZcrx() {
@@ -345,6 +375,11 @@ std::string RxPool::Describe() const {
   if (uringx_zcrx* z = uringx_rxsrc_zcrx(core_->src))
     absl::StrAppend(&out, " (", uringx_zcrx_rx_buf_len(z), "-byte buffers)");
   if (shared()) out += " (ifq shared with another ring)";
+  if (core_->forward_slot >= 0)
+    absl::StrAppend(&out, " (forwarded from the same memory: the area is DMA-mapped for TX too, "
+                          "fixed-buffer slot ", core_->forward_slot, ")");
+  else if (!core_->forward_unavailable.empty())
+    absl::StrAppend(&out, " (", core_->forward_unavailable, ")");
   if (reason() != URINGX_REASON_NONE)
     absl::StrAppend(&out, " (zcrx not used: ", uringx_reason_str(reason()), ")");
   uringx_pbufring* pbr = uringx_rxsrc_pbufring(core_->src);
@@ -353,6 +388,9 @@ std::string RxPool::Describe() const {
                     uringx_reason_str(uringx_pbufring_downgrade(pbr)), ")");
   return out;
 }
+
+bool RxPool::forwards_zero_copy() const { return core_->forward_slot >= 0; }
+const RxPool::ForwardStats& RxPool::forward_stats() const { return core_->forward_stats; }
 
 uringx_zcrx_stats RxPool::zcrx_stats() const {
   uringx_zcrx_stats st{};

@@ -73,6 +73,8 @@ static const struct {
 		"the driver does not take rx buffers of that length (it lacks QCFG_RX_PAGE_SIZE or refuses the size); NODEV copy mode has page-size buffers only" },
 	[URINGX_REASON_AREA_NOT_CONTIGUOUS] = { "area_not_contiguous",
 		"the area is not physically contiguous in rx-buffer-length chunks: back it with huge pages (URINGX_ZCRX_MEM_HUGETLB, vm.nr_hugepages)" },
+	[URINGX_REASON_AREA_NOT_DMABUF] = { "area_not_dmabuf",
+		"the zcrx area is not a dma-buf, so no NIC can map it for transmission: create it with URINGX_ZCRX_MEM_UDMABUF" },
 };
 
 const char *uringx_reason_str(enum uringx_reason reason)

@@ -10,12 +10,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <uringx/zcrx.h>
 
 #include "diagnose.h"
 #include "memory.h"
+#include "nic_region.h"
 #include "rx_outcome.h"
 #include "token.h"
 #include "uapi.h"
@@ -27,6 +29,7 @@ struct uringx_zcrx {
 	struct region area;	/* CPU mapping of the area */
 	int memfd;		/* udmabuf backing, or -1 */
 	int dmabuf_fd;
+	int tx_slot;		/* fixed-buffer slot of the area bound for TX, or -1 */
 	struct region rq_mem;	/* refill ring + header (+ stats) */
 	_Atomic uint32_t *rq_head;
 	_Atomic uint32_t *rq_tail;
@@ -235,6 +238,7 @@ int uringx_zcrx_create(struct io_uring *ring, const struct uringx_zcrx_params *p
 		return -ENOMEM;
 	z->ring = ring;
 	z->memfd = z->dmabuf_fd = -1;
+	z->tx_slot = -1;
 	z->tag = token_new_tag();
 	z->nodev = !params->ifname;
 	atomic_init(&z->refs, 1);
@@ -370,8 +374,16 @@ err:
 
 void uringx_zcrx_destroy(struct uringx_zcrx *zcrx)
 {
-	if (zcrx)
-		free_zcrx(zcrx);
+	if (!zcrx)
+		return;
+	if (zcrx->tx_slot >= 0) {
+		struct iovec empty = { 0 };
+
+		/* Sends still in flight keep the binding; a closed ring has none. */
+		io_uring_register_buffers_update_tag(zcrx->ring, (unsigned int)zcrx->tx_slot, &empty,
+						     NULL, 1);
+	}
+	free_zcrx(zcrx);
 }
 
 void uringx_zcrx_prep_recv(const struct uringx_zcrx *zcrx, struct io_uring_sqe *sqe, int fd)
@@ -549,6 +561,67 @@ int uringx_zcrx_dmabuf_fd(const struct uringx_zcrx *zcrx)
 	return root->dmabuf_fd;
 }
 
+int uringx_zcrx_bind_tx(struct uringx_zcrx *zcrx, const char *ifname, uint16_t buf_index,
+			enum uringx_reason *reason)
+{
+	struct ux_net_tx_buf reg = { 0 };
+	enum uringx_reason why = URINGX_REASON_OTHER;
+	int dmabuf_fd, ret = -EINVAL;
+
+	if (!zcrx || !ifname)
+		goto out;
+	dmabuf_fd = uringx_zcrx_dmabuf_fd(zcrx);
+	if (dmabuf_fd < 0) {
+		why = URINGX_REASON_AREA_NOT_DMABUF;
+		goto out;
+	}
+	if (zcrx->tx_slot >= 0) {
+		ret = -EALREADY;
+		goto out;
+	}
+	reg.ifindex = if_nametoindex(ifname);
+	if (!reg.ifindex) {
+		why = URINGX_REASON_NO_SUCH_DEVICE;
+		ret = -ENODEV;
+		goto out;
+	}
+	reg.dmabuf_fd = (uint32_t)dmabuf_fd;
+	reg.buf_index = buf_index;
+	ret = io_uring_register(zcrx->ring->ring_fd, UX_IORING_REGISTER_NET_TX_BUF, &reg, 1);
+	if (ret < 0) {
+		/* -ENXIO: the ring has no buffer table; -EBUSY: the slot is taken. */
+		why = ret == -ENXIO || ret == -EBUSY ? URINGX_REASON_OTHER : nic_register_reason(ret);
+		goto out;
+	}
+	zcrx->tx_slot = buf_index;
+	why = URINGX_REASON_NONE;
+	ret = 0;
+out:
+	if (reason)
+		*reason = why;
+	return ret;
+}
+
+int uringx_zcrx_tx_slot(const struct uringx_zcrx *zcrx)
+{
+	return zcrx->tx_slot;
+}
+
+int uringx_zcrx_prep_send(const struct uringx_zcrx *zcrx, struct io_uring_sqe *sqe, int fd,
+			  const void *data, size_t len, int msg_flags)
+{
+	const struct uringx_zcrx *root = zcrx->owner ? zcrx->owner : zcrx;
+	const char *base = root->area.addr, *p = data;
+
+	if (zcrx->tx_slot < 0 || !len || p < base || len > root->area.len ||
+	    (size_t)(p - base) > root->area.len - len)
+		return -EINVAL;
+	/* The slot's addresses are offsets into the dma-buf, which is the area. */
+	io_uring_prep_send_zc_fixed(sqe, fd, (void *)(uintptr_t)(p - base), len, msg_flags,
+				    IORING_SEND_ZC_REPORT_USAGE, (unsigned int)zcrx->tx_slot);
+	return 0;
+}
+
 uint32_t uringx_zcrx_outstanding(const struct uringx_zcrx *zcrx)
 {
 	return zcrx->outstanding;
@@ -664,6 +737,7 @@ int uringx_zcrx_import(struct io_uring *ring, struct uringx_zcrx_share *share,
 	z->tag = token_new_tag();
 	z->area = owner->area;	/* not unmapped by free_zcrx(): the owner's */
 	z->memfd = z->dmabuf_fd = -1;
+	z->tx_slot = -1;
 	z->rq_head = owner->rq_head;
 	z->rq_tail = owner->rq_tail;
 	z->rqes = owner->rqes;

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <future>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -155,6 +156,27 @@ TEST(ZcrxNodev, DoubleAndForeignReleaseAreRefused) {
   EXPECT_EQ(uringx_rxsrc_release(src, view.token), 0);
   EXPECT_EQ(uringx_rxsrc_release(src, view.token), -EALREADY);
   EXPECT_GE(uringx_rxsrc_flush(src), 0);
+  uringx_rxsrc_destroy(src);
+}
+
+// Forwarding needs an area that is a dma-buf: a NODEV area (anonymous
+// memory) cannot be bound for transmission, and says so before any syscall.
+TEST(ZcrxNodev, AnAreaThatIsNoDmaBufCannotBeBoundForTransmission) {
+  if (auto why = NodevMissing(); !why.empty()) GTEST_SKIP() << why;
+  Ring ring(64, kZcrxRingFlags);
+  uringx_rxsrc* src = MakeNodevSource(ring.get(), 1 << 20, 256);
+  ASSERT_NE(src, nullptr);
+  uringx_zcrx* z = uringx_rxsrc_zcrx(src);
+  ASSERT_NE(z, nullptr);
+  uringx_reason reason = URINGX_REASON_NONE;
+  EXPECT_EQ(uringx_zcrx_bind_tx(z, "lo", 0, &reason), -EINVAL);
+  EXPECT_EQ(reason, URINGX_REASON_AREA_NOT_DMABUF) << uringx_reason_str(reason);
+  EXPECT_EQ(uringx_zcrx_tx_slot(z), -1);
+  io_uring_sqe scratch;
+  memset(&scratch, 0xa5, sizeof(scratch));
+  const void* area = uringx_zcrx_area(z, nullptr);
+  EXPECT_EQ(uringx_zcrx_prep_send(z, &scratch, 0, area, 1, 0), -EINVAL) << "not bound";
+  EXPECT_EQ(scratch.opcode, 0xa5) << "nothing prepared";
   uringx_rxsrc_destroy(src);
 }
 

@@ -18,6 +18,7 @@
 #include <liburing.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <linux/tcp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -374,6 +375,7 @@ static void test_route_via_veth(const char *ifname, const char *veth_peer_addr)
 #define ECHO_BYTES (4u << 20)
 #define ECHO_PORT 7600
 #define ECHO_VIEWS 8192u
+#define ECHO_RECV_TAG 1ull
 #define ECHO_SEND_TAG 2ull
 #define ECHO_EVENT_TAG 3ull
 
@@ -385,7 +387,7 @@ static uint8_t echo_byte(uint64_t i)
 struct echo_peer {
 	pthread_t writer, reader;
 	int fd;
-	uint64_t received, bad;
+	uint64_t received, bad, first_bad;
 	int err;
 };
 
@@ -422,8 +424,8 @@ static void *echo_peer_read(void *arg)
 
 	while ((n = read(e->fd, buf, sizeof(buf))) > 0) {
 		for (ssize_t i = 0; i < n; i++)
-			if (buf[i] != echo_byte(e->received + (uint64_t)i))
-				e->bad++;
+			if (buf[i] != echo_byte(e->received + (uint64_t)i) && !e->bad++)
+				e->first_bad = e->received + (uint64_t)i;
 		e->received += (uint64_t)n;
 	}
 	if (n < 0)
@@ -451,9 +453,50 @@ static int connect_from_peer(const char *addr_text, uint16_t port)
 }
 
 struct echo_view {
-	uint64_t off, token;
+	uint64_t off, token, pos;
 	uint32_t len, sent, notifs;
 };
+
+static void print_tcp_info(const char *name, int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len)) {
+		printf("stall: %s: TCP_INFO: %s\n", name, strerror(errno));
+		return;
+	}
+	printf("stall: %s: state %u, bytes sent %llu acked %llu received %llu, "
+	       "retransmitted %u, backoff %u, rto %u us, unacked %u, lost %u\n", name,
+	       ti.tcpi_state, (unsigned long long)ti.tcpi_bytes_sent,
+	       (unsigned long long)ti.tcpi_bytes_acked, (unsigned long long)ti.tcpi_bytes_received,
+	       ti.tcpi_total_retrans, ti.tcpi_backoff, ti.tcpi_rto, ti.tcpi_unacked, ti.tcpi_lost);
+}
+
+/* Bytes of @v in @area that are not the peer's stream at their position. */
+static uint32_t echo_view_bad(const char *area, const struct echo_view *v)
+{
+	const uint8_t *p = (const uint8_t *)area + v->off;
+	uint32_t bad = 0;
+
+	for (uint32_t i = 0; i < v->len; i++)
+		bad += p[i] != echo_byte(v->pos + i);
+	return bad;
+}
+
+/*
+ * Prep functions leave user_data to the caller, as liburing's do: a reused
+ * SQE still carries the tag of the SEND_ZC it held before, and a receive
+ * with that tag would be taken for a send.
+ */
+static void echo_prep_recv(struct io_uring *ring, struct uringx_zcrx *z, int fd)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	uringx_zcrx_prep_recv(z, sqe, fd);
+	io_uring_sqe_set_data64(sqe, ECHO_RECV_TAG << 56);
+}
 
 static void test_one_dmabuf_both_ways(const char *ifname, const char *own_addr)
 {
@@ -466,6 +509,7 @@ static void test_one_dmabuf_both_ways(const char *ifname, const char *own_addr)
 						   IORING_SETUP_CQE32 };
 	uint64_t echoed = 0, notifs = 0, copied_notifs = 0;
 	uint32_t head = 0, tail = 0, released = 0;
+	uint64_t rx_pos = 0, bad_rx = 0, bad_release = 0, first_bad_rx = 0, first_bad_release = 0;
 	enum uringx_reason reason = URINGX_REASON_NONE;
 	struct uringx_zcrx_stats stats;
 	struct echo_peer peer = { .fd = -1 };
@@ -474,6 +518,7 @@ static void test_one_dmabuf_both_ways(const char *ifname, const char *own_addr)
 	int ret, lfd = -1, fd = -1, failed = 0;
 	struct io_uring ring;
 	const char *area;
+	uint64_t area_len = 0;
 	double deadline;
 
 	memset(views, 0, sizeof(views));
@@ -489,12 +534,28 @@ static void test_one_dmabuf_both_ways(const char *ifname, const char *own_addr)
 	      ret ? uringx_reason_str(reason) : "");
 	if (ret)
 		goto out;
-	area = uringx_zcrx_area(z, NULL);
-	ret = register_net_tx(&ring, uringx_zcrx_dmabuf_fd(z), if_nametoindex(ifname), 0, 0);
-	CHECK(ret >= 0, "the zcrx area's dma-buf bound for %s's TX too: %s", ifname,
-	      ret < 0 ? uringx_strerror(ret) : "ok");
-	if (ret < 0)
+	area = uringx_zcrx_area(z, &area_len);
+	ret = uringx_zcrx_bind_tx(z, ifname, 0, &reason);
+	CHECK(ret == 0 && uringx_zcrx_tx_slot(z) == 0,
+	      "the zcrx area's dma-buf bound for %s's TX too (uringx_zcrx_bind_tx): %s%s%s", ifname,
+	      ret ? uringx_strerror(ret) : "ok", ret ? ": " : "", ret ? uringx_reason_str(reason) : "");
+	if (ret)
 		goto out;
+	ret = uringx_zcrx_bind_tx(z, ifname, 0, &reason);
+	CHECK(ret == -EALREADY, "bound twice: %s (want EALREADY)", uringx_strerror(ret));
+	{
+		struct io_uring_sqe scratch;
+
+		memset(&scratch, 0xa5, sizeof(scratch));
+		ret = uringx_zcrx_prep_send(z, &scratch, 0, area + area_len - 10, 11, 0);
+		CHECK(ret == -EINVAL && scratch.opcode == 0xa5,
+		      "a send past the area's end: %s (want EINVAL, nothing prepared)",
+		      uringx_strerror(ret));
+		ret = uringx_zcrx_prep_send(z, &scratch, 0, area - 1, 1, 0);
+		CHECK(ret == -EINVAL && scratch.opcode == 0xa5,
+		      "a send before the area: %s (want EINVAL, nothing prepared)",
+		      uringx_strerror(ret));
+	}
 
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	{
@@ -517,9 +578,9 @@ static void test_one_dmabuf_both_ways(const char *ifname, const char *own_addr)
 	pthread_create(&peer.writer, NULL, echo_peer_write, &peer);
 	pthread_create(&peer.reader, NULL, echo_peer_read, &peer);
 
-	uringx_zcrx_prep_recv(z, io_uring_get_sqe(&ring), fd);
+	echo_prep_recv(&ring, z, fd);
 	deadline = now() + 60;
-	while ((echoed < ECHO_BYTES || released < tail) && !failed && now() < deadline) {
+	while ((echoed < ECHO_BYTES || released < tail || !eof) && !failed && now() < deadline) {
 		struct __kernel_timespec ts = { 1, 0 };
 		struct io_uring_cqe *cqe;
 
@@ -527,9 +588,12 @@ static void test_one_dmabuf_both_ways(const char *ifname, const char *own_addr)
 			struct echo_view *v = &views[head];
 			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
 
-			io_uring_prep_send_zc_fixed(sqe, fd, (void *)(uintptr_t)(v->off + v->sent),
-						    v->len - v->sent, MSG_NOSIGNAL,
-						    IORING_SEND_ZC_REPORT_USAGE, 0);
+			ret = uringx_zcrx_prep_send(z, sqe, fd, area + v->off + v->sent,
+						    v->len - v->sent, MSG_NOSIGNAL);
+			if (ret) {
+				CHECK(0, "a view's send: %s", uringx_strerror(ret));
+				break;
+			}
 			sqe->user_data = ECHO_SEND_TAG << 56 | head;
 			sending = true;
 		}
@@ -566,11 +630,25 @@ static void test_one_dmabuf_both_ways(const char *ifname, const char *own_addr)
 						head++;
 				}
 				if (v->sent == v->len && !v->notifs && v->token) {
-					uringx_zcrx_release(z, v->token);
+					uint32_t bad = echo_view_bad(area, v);
+
+					if (bad && !bad_release)
+						first_bad_release = v->pos;
+					bad_release += bad;
+					ret = uringx_zcrx_release(z, v->token);
+					if (ret) {
+						CHECK(0, "the view at %llu back to the refill ring: %s",
+						      (unsigned long long)v->pos, uringx_strerror(ret));
+						failed = 1;
+					}
 					uringx_zcrx_flush(z);
 					v->token = 0;
 					released++;
 				}
+			} else if (tag != ECHO_RECV_TAG) {
+				CHECK(0, "a completion nothing was submitted for: user_data %#llx, res %d",
+				      (unsigned long long)cqe->user_data, cqe->res);
+				failed = 1;
 			} else {
 				struct uringx_rx_view view;
 				struct uringx_rx_event ev;
@@ -588,22 +666,44 @@ static void test_one_dmabuf_both_ways(const char *ifname, const char *own_addr)
 							views[tail].off = (uint64_t)((const char *)view.data - area);
 							views[tail].len = view.len;
 							views[tail].token = view.token;
+							views[tail].pos = rx_pos;
+							rx_pos += view.len;
+							ret = (int)echo_view_bad(area, &views[tail]);
+							if (ret && !bad_rx)
+								first_bad_rx = views[tail].pos;
+							bad_rx += (uint64_t)ret;
 							tail++;
 						}
 					}
 					eof = eof || ev.eof;
 					if (ev.rearm && !ev.eof)
-						uringx_zcrx_prep_recv(z, io_uring_get_sqe(&ring), fd);
+						echo_prep_recv(&ring, z, fd);
 				}
 			}
 			io_uring_cqe_seen(&ring, cqe);
 		}
+	}
+	if (echoed < ECHO_BYTES || !eof) {
+		/* Where the bytes are: both ends' TCP, and what the peer read. */
+		printf("stall: views %u received, %u sent, %u released, a send %s\n", tail, head,
+		       released, sending ? "in flight" : "not in flight");
+		print_tcp_info("echo socket", fd);
+		print_tcp_info("peer socket", peer.fd);
+		printf("stall: the peer has read %llu bytes\n",
+		       (unsigned long long)__atomic_load_n(&peer.received, __ATOMIC_RELAXED));
 	}
 	CHECK(echoed == ECHO_BYTES && eof, "echoed %llu of %u bytes from the area they arrived in%s",
 	      (unsigned long long)echoed, ECHO_BYTES, eof ? "" : " (no end of stream)");
 	shutdown(fd, SHUT_WR);
 	pthread_join(peer.writer, NULL);
 	pthread_join(peer.reader, NULL);
+	CHECK(!bad_rx, "received views hold the peer's bytes: %llu wrong, the first view at %llu",
+	      (unsigned long long)bad_rx, (unsigned long long)first_bad_rx);
+	CHECK(!bad_release, "views still hold them once their sends are notified: %llu wrong, "
+	      "the first view at %llu", (unsigned long long)bad_release,
+	      (unsigned long long)first_bad_release);
+	if (peer.bad)
+		printf("the peer's first wrong byte: %llu\n", (unsigned long long)peer.first_bad);
 	CHECK(peer.received == ECHO_BYTES && !peer.bad && !peer.err,
 	      "the peer got %llu bytes back, %llu wrong (%s)", (unsigned long long)peer.received,
 	      (unsigned long long)peer.bad, peer.err ? strerror(peer.err) : "ok");

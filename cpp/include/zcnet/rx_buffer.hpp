@@ -42,7 +42,9 @@ class RecvStream;
 namespace detail {
 struct RxPoolCore;
 struct RxStreamState;
+struct ForwardOp;
 }
+class ForwardAwaiter;
 
 // A view of received bytes in registered memory; gives the memory back when
 // destroyed. Empty (size 0) marks the end of the stream.
@@ -77,6 +79,7 @@ class RxBuffer {
 
  private:
   friend struct detail::RxStreamState;
+  friend class ForwardAwaiter;
   RxBuffer(detail::RxStreamState* stream, const uringx_rx_view& v)
       : stream_(stream), data_(static_cast<const std::byte*>(v.data)), size_(v.len), token_(v.token) {}
 
@@ -143,6 +146,15 @@ class RxPool {
     static constexpr uint32_t kDefaultQuota = 0;
     static constexpr uint32_t kNoQuota = UINT32_MAX;
     uint32_t stream_quota = kDefaultQuota;
+    // Forwarding (a proxy's case): also bind the zcrx area for the transmit
+    // DMA of this interface, so SendZc(fd, RxBuffer) sends received bytes on
+    // from where they landed: no copy and no per-packet DMA mapping in
+    // either direction (the area becomes a udmabuf, bound with
+    // IORING_REGISTER_NET_TX_BUF; zcnet's kernel patches). It takes one of
+    // the ring's fixed-buffer slots. Where it cannot be done (no zcrx, a
+    // kernel or driver without it, no free slot) SendZc(fd, RxBuffer) is a
+    // plain send and Describe() says why.
+    const char* forward_ifname = nullptr;
   };
 
   // Create chooses the mechanism; a zcrx failure in AUTO mode is not an error.
@@ -190,6 +202,17 @@ class RxPool {
   bool incremental() const;
   bool bundles() const;
 
+  // Forwarding: true when SendZc(fd, RxBuffer) sends from the area the NIC
+  // mapped for transmission (Options::forward_ifname), and what it did.
+  bool forwards_zero_copy() const;
+  struct ForwardStats {
+    uint64_t zc_sends = 0;       // from the area's dma-buf, no copy
+    uint64_t plain_sends = 0;    // the kernel copied (pool not bound)
+    uint64_t notifications = 0;  // zero-copy sends the kernel is done with
+    uint64_t copied = 0;         // of those, reported copied (never, by design)
+  };
+  const ForwardStats& forward_stats() const;
+
   // Stream starts a multishot receive on @fd from this pool (armed at the
   // first Next()). The stream keeps its own duplicate of @fd. Errors:
   // InvalidArgument for a descriptor that is not open, FailedPrecondition
@@ -229,6 +252,37 @@ class RecvStream {
   explicit RecvStream(detail::RxStreamState* s) : state_(s) {}
   detail::RxStreamState* state_;
 };
+
+// co_await SendZc(fd, RxBuffer): sends received bytes on, the forward of a
+// proxy. From a pool whose area the NIC maps for transmission too
+// (RxPool::Options::forward_ifname) it is IORING_OP_SEND_ZC from that area's
+// dma-buf: the bytes leave from where they arrived, never copied, and the
+// buffer goes back to its pool at the kernel's notification. From any
+// other pool it is a plain send (the kernel copies) and the buffer goes
+// back when it completes. Resumes once the kernel has queued every byte
+// (MSG_WAITALL) with their number; a socket routed through another
+// interface than the bound one gets ENODEV, never a silent copy.
+class ForwardAwaiter {
+ public:
+  ForwardAwaiter(int fd, RxBuffer buf, OpOptions options)
+      : fd_(fd), buf_(std::move(buf)), options_(options) {}
+  bool await_ready() const noexcept;
+  template <typename Promise>
+  bool await_suspend(std::coroutine_handle<Promise> h);
+  absl::StatusOr<size_t> await_resume();
+
+ private:
+  detail::ForwardOp* Submit();
+
+  int fd_;
+  RxBuffer buf_;
+  OpOptions options_;
+  detail::ForwardOp* op_ = nullptr;
+};
+
+inline ForwardAwaiter SendZc(int fd, RxBuffer buf, OpOptions options = {}) {
+  return ForwardAwaiter(fd, std::move(buf), options);
+}
 
 }  // namespace zcnet
 

@@ -51,6 +51,7 @@ enum uringx_reason {
 	URINGX_REASON_KERNEL_NO_RX_BUF_LEN, /* zcrx lacks ZCRX_FEATURE_RX_PAGE_SIZE */
 	URINGX_REASON_NO_RX_PAGE_SIZE,      /* driver (or NODEV mode) refuses that rx buffer length */
 	URINGX_REASON_AREA_NOT_CONTIGUOUS,  /* area not physically contiguous per rx buffer */
+	URINGX_REASON_AREA_NOT_DMABUF,      /* zcrx area is not a dma-buf (URINGX_ZCRX_MEM_UDMABUF) */
 	URINGX_REASON__COUNT
 };
 

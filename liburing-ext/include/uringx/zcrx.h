@@ -156,6 +156,35 @@ const void *uringx_zcrx_area(const struct uringx_zcrx *zcrx, uint64_t *len);
  * same memory can be bound for a NIC's TX too (IORING_REGISTER_NET_TX_BUF).
  */
 int uringx_zcrx_dmabuf_fd(const struct uringx_zcrx *zcrx);
+/*
+ * uringx_zcrx_bind_tx - bind the area's dma-buf for the transmit DMA of
+ * @ifname too (IORING_REGISTER_NET_TX_BUF, zcnet kernel patch 10) into the
+ * empty fixed-buffer slot @buf_index of the zcrx's ring, so that received
+ * bytes can be sent on from where they landed (uringx_zcrx_prep_send()):
+ * no copy and no per-packet DMA mapping in either direction. Needs a
+ * URINGX_ZCRX_MEM_UDMABUF area. Errors: -EINVAL with
+ * URINGX_REASON_AREA_NOT_DMABUF (another kind of area); -EALREADY (bound
+ * already); -ENODEV (no such interface); -ENXIO (the ring has no buffer
+ * table: io_uring_register_buffers_sparse() first); -EBUSY (slot taken);
+ * those of the registration with their reasons (kernel_no_net_tx_buf,
+ * no_netmem_tx). uringx_zcrx_destroy() clears the slot (the ring exiting
+ * does too); sends still in flight keep the binding alive until notified.
+ */
+int uringx_zcrx_bind_tx(struct uringx_zcrx *zcrx, const char *ifname, uint16_t buf_index,
+			enum uringx_reason *reason);
+/* The slot uringx_zcrx_bind_tx() bound, or -1. */
+int uringx_zcrx_tx_slot(const struct uringx_zcrx *zcrx);
+/*
+ * uringx_zcrx_prep_send - IORING_OP_SEND_ZC (IORING_SEND_ZC_REPORT_USAGE)
+ * of @len bytes at @data, which lie in the area (a view's bytes), from the
+ * slot uringx_zcrx_bind_tx() bound. The caller sets user_data, and keeps the
+ * view until the send's notification: only then may the buffer go back to
+ * the refill ring. A socket whose route leaves through another interface
+ * gets -ENODEV in the CQE, never a copy. Returns -EINVAL (nothing prepared)
+ * when the zcrx is not bound or the range is not inside the area.
+ */
+int uringx_zcrx_prep_send(const struct uringx_zcrx *zcrx, struct io_uring_sqe *sqe, int fd,
+			  const void *data, size_t len, int msg_flags);
 /* Buffers of rx_buf_len bytes in the area. */
 uint32_t uringx_zcrx_nr_bufs(const struct uringx_zcrx *zcrx);
 /* Views handed out and not yet released. */

@@ -3,6 +3,9 @@
 // its own.
 #pragma once
 
+#include <optional>
+#include <stop_token>
+#include <string>
 #include <vector>
 
 #include "zcnet/status.hpp"
@@ -62,6 +65,32 @@ struct RxPoolCore {
   uint64_t out_of_buffers = 0;
   uint32_t dispatching = 0;
   bool handle_alive = true;
+  // Forwarding (Options::forward_ifname): the fixed-buffer slot the area is
+  // bound in for transmission, or -1 and why not.
+  int forward_slot = -1;
+  std::string forward_unavailable;
+  RxPool::ForwardStats forward_stats;
+};
+
+// One SendZc(fd, RxBuffer): owns the buffer until the kernel is done with
+// it (the notification for a zero-copy send, the CQE for a plain one), so
+// it lives on the heap and frees itself then. Its address is the SQE's
+// user_data for both CQEs.
+struct ForwardOp : Operation {
+  ForwardOp(Ring& ring, RxPoolCore* p, RxBuffer b)
+      : Operation(ring, &ForwardOp::OnCqe), pool(p), buf(std::move(b)) {}
+  static void OnCqe(Operation* op, const io_uring_cqe* cqe);
+  template <typename Promise>
+  void Wait(std::coroutine_handle<Promise> h) {
+    SetWaiter(h);
+  }
+  RxPoolCore* pool;
+  RxBuffer buf;
+  int res = 0;
+  bool zero_copy = false;
+  bool notification_due = false;
+  __kernel_timespec deadline{};
+  std::optional<std::stop_callback<CancelOnStop>> on_stop;
 };
 
 struct RxStreamState : MultishotStream<RxStreamState> {
@@ -106,6 +135,13 @@ struct RxStreamState : MultishotStream<RxStreamState> {
 };
 
 }  // namespace detail
+
+template <typename Promise>
+bool ForwardAwaiter::await_suspend(std::coroutine_handle<Promise> h) {
+  op_ = Submit();
+  op_->Wait(h);
+  return true;
+}
 
 inline detail::StreamNextAwaiter<detail::RxStreamState> RecvStream::Next(OpOptions options) {
   return detail::StreamNextAwaiter<detail::RxStreamState>(state_, options);
