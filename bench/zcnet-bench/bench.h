@@ -128,6 +128,7 @@ enum send_kind {
 	SEND_URING,		/* IORING_OP_SEND */
 	SEND_URING_ZC,		/* IORING_OP_SEND_ZC from ordinary memory */
 	SEND_URING_ZC_FIXED,	/* IORING_OP_SEND_ZC from a registered buffer */
+	SEND_URING_ZC_NIC,	/* IORING_OP_SEND_ZC from memory the NIC mapped once (--tx-nic) */
 	SEND_KIND_COUNT,
 };
 const char *send_kind_name(enum send_kind kind);
@@ -146,6 +147,7 @@ struct send_run {
 	uint64_t zc_bytes;	/* SEND_ZC: bytes covered by notifications */
 	uint64_t cpu_ns;
 	int error;
+	char why[160];		/* what failed, when more than the errno says it */
 };
 /* send_stream - sends, then shuts every connection down for writing. */
 int send_stream(struct send_run *run);
@@ -184,6 +186,8 @@ int nr_cpus(void);
 struct bench_link {
 	const char *server_addr;	/* IPv4; NULL: 127.0.0.1 */
 	const char *client_netns;	/* /run/netns/NAME; NULL: this namespace */
+	const char *tx_nic;		/* --tx-nic: the client's interface, NIC-registered sends */
+	const char *tx_dma_dir;		/* --tx-dma-counters: a directory with tx_dma_maps */
 };
 extern struct bench_link bench_link;
 

@@ -74,6 +74,7 @@ struct trial {
 	double p99_us, p999_us;
 	double server_cpu, process_cpu, sender_cpu, syscalls, cqes_per_mb;
 	int64_t rx_copied, tx_zc_bytes, tx_zc_copied, rx_out_of_buffers;
+	double tx_dma_maps_per_mb;	/* -1: not measured */
 	uint64_t bytes;
 	bool verified;
 	char failure[200];
@@ -202,7 +203,7 @@ static void group_join(struct server_group *g)
 static void fail(struct trial *t, const char *what, int err)
 {
 	if (!t->failure[0])
-		snprintf(t->failure, sizeof(t->failure), "%s: %s", what, strerror(-err));
+		snprintf(t->failure, sizeof(t->failure), "%.140s: %.50s", what, strerror(-err));
 	t->verified = false;
 }
 
@@ -228,6 +229,25 @@ static void finish_trial(struct trial *t, struct server_group *g, const int *cfd
 		fail(t, "server", ret);
 }
 
+/* The sender's device's per-packet DMA maps so far (--tx-dma-counters), or -1. */
+static int64_t tx_dma_maps(void)
+{
+	char path[512];
+	long long v = -1;
+	FILE *f;
+
+	if (!bench_link.tx_dma_dir)
+		return -1;
+	snprintf(path, sizeof(path), "%s/tx_dma_maps", bench_link.tx_dma_dir);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
 /* Stream: @n connections, @total bytes split across them. */
 static void stream_trial(const struct rx_strategy *s, enum send_kind kind, int n,
 			 uint64_t total, bool sender_row, const struct options *o, struct trial *t)
@@ -236,9 +256,11 @@ static void stream_trial(const struct rx_strategy *s, enum send_kind kind, int n
 	struct server_group g;
 	struct send_run sr;
 	uint64_t t0, t1, p0, p1;
+	int64_t maps0, maps1;
 	double gb;
 
 	memset(t, 0, sizeof(*t));
+	t->tx_dma_maps_per_mb = -1;
 	err = connect_pairs(n, cfds, sfds);
 	if (err) {
 		fail(t, "loopback connections", err);
@@ -250,6 +272,7 @@ static void stream_trial(const struct rx_strategy *s, enum send_kind kind, int n
 	pthread_t sender;
 
 	group_start(&g);
+	maps0 = tx_dma_maps();
 	p0 = process_cpu_ns();
 	t0 = now_ns();
 	pthread_create(&sender, NULL, sender_main, &sr);
@@ -257,9 +280,14 @@ static void stream_trial(const struct rx_strategy *s, enum send_kind kind, int n
 	group_join(&g);
 	t1 = now_ns();
 	p1 = process_cpu_ns();
+	maps1 = tx_dma_maps();
 	finish_trial(t, &g, cfds, sfds, n);
-	if (sr.error)
-		fail(t, "sender", sr.error);
+	if (sr.error) {
+		char what[200];
+
+		snprintf(what, sizeof(what), "sender%s%s", sr.why[0] ? ": " : "", sr.why);
+		fail(t, what, sr.error);
+	}
 	if (g.run.bad_bytes)
 		fail(t, "verification: corrupt bytes", -EBADMSG);
 	if (g.run.bytes != sr.bytes_per_conn * (uint64_t)n)
@@ -278,6 +306,8 @@ static void stream_trial(const struct rx_strategy *s, enum send_kind kind, int n
 	t->rx_out_of_buffers = g.run.rx_out_of_buffers;
 	t->tx_zc_bytes = kind >= SEND_URING_ZC ? (int64_t)sr.zc_bytes : -1;
 	t->tx_zc_copied = kind >= SEND_URING_ZC ? (int64_t)sr.zc_copied : -1;
+	if (maps0 >= 0 && maps1 >= maps0)
+		t->tx_dma_maps_per_mb = (double)(maps1 - maps0) / (gb * 1e3);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -338,6 +368,7 @@ static void echo_trial(const struct rx_strategy *s, int n, uint32_t size, uint32
 	t->rx_copied = g.run.rx_copied == RX_COPIED_UNKNOWN ? -1 : (int64_t)g.run.rx_copied;
 	t->rx_out_of_buffers = g.run.rx_out_of_buffers;
 	t->tx_zc_bytes = t->tx_zc_copied = -1;
+	t->tx_dma_maps_per_mb = -1;
 	if (latency) {
 		if (lr.nr_lat) {
 			qsort(lr.lat_ns, lr.nr_lat, sizeof(uint64_t), cmp_u64);
@@ -396,6 +427,7 @@ static void fold(struct row *r, struct trial *t, int n)
 	r->rx_out_of_buffers = mid->rx_out_of_buffers;
 	r->tx_zc_bytes = mid->tx_zc_bytes;
 	r->tx_zc_copied = mid->tx_zc_copied;
+	r->tx_dma_maps_per_mb = mid->tx_dma_maps_per_mb;
 	snprintf(r->detail, sizeof(r->detail), "%s", mid->detail);
 }
 
@@ -475,6 +507,7 @@ static struct row *new_row(enum workload w, const char *strategy, const char *se
 	*r = (struct row){ .workload = w, .strategy = strategy, .sender = sender,
 			   .conns = conns, .msg_size = size, .depth = depth, .ratio = -1,
 			   .rx_copied = -1, .tx_zc_bytes = -1, .tx_zc_copied = -1,
+			   .tx_dma_maps_per_mb = -1,
 			   .rx_out_of_buffers = -1, .ratio_ci95 = -1, .cpu_ratio = -1 };
 	return r;
 }
@@ -648,7 +681,7 @@ static void usage(int code)
 		"                   [--strategies a,b,...] [--zcrx-ifname IF [--zcrx-queue N]]\n"
 		"                   [--zcrx-buf-len BYTES] [--server-addr A --client-netns PATH]\n"
 		"                   [--pbuf-bufs N] [--threads N] [--cells LIST] [--verdict PCT]\n"
-		"                   [--measure-ms MS] [--list]\n"
+		"                   [--measure-ms MS] [--tx-nic IF] [--tx-dma-counters DIR] [--list]\n"
 		"Runs every receive strategy over the same loopback TCP connections and prints\n"
 		"one table with each row's ratio against plain IORING_OP_RECV (uring-recv).\n"
 		"Default run: under 2 minutes on 2 CPUs; --quick: under 20 s.\n"
@@ -668,6 +701,10 @@ static void usage(int code)
 		"--server-addr A --client-netns PATH: the server listens on A and the\n"
 		"clients connect from the network namespace PATH (/run/netns/NAME), over a\n"
 		"NIC pair instead of loopback, so zcrx receives from a real rx queue.\n"
+		"--tx-nic IF: the stream-tx row SEND_ZC NIC sends from memory IF (the client's\n"
+		"interface) has DMA-mapped once (zcnet's kernel patches).\n"
+		"--tx-dma-counters DIR: read DIR/tx_dma_maps (netdevsim debugfs ports/N) around\n"
+		"each stream trial: the DMA maps per MB column.\n"
 		"--list: the strategies and whether each can run here (and why not).\n", MAX_TRIALS);
 	exit(code);
 }
@@ -763,6 +800,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "zcrx-buf-len", required_argument, NULL, 'L' },
 		{ "server-addr", required_argument, NULL, 'A' },
 		{ "client-netns", required_argument, NULL, 'N' },
+		{ "tx-nic", required_argument, NULL, 'X' },
+		{ "tx-dma-counters", required_argument, NULL, 'D' },
 		{ "pbuf-bufs", required_argument, NULL, 'b' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "cells", required_argument, NULL, 'C' },
@@ -827,6 +866,21 @@ static void parse_options(int argc, char **argv, struct options *o)
 			}
 			bench_link.client_netns = optarg;
 			break;
+		case 'X':
+			bench_link.tx_nic = optarg;
+			break;
+		case 'D': {
+			char f[512];
+
+			snprintf(f, sizeof(f), "%s/tx_dma_maps", optarg);
+			if (access(f, R_OK)) {
+				fprintf(stderr, "zcnet-bench: --tx-dma-counters %s: %s: %s\n", optarg,
+					f, strerror(errno));
+				exit(2);
+			}
+			bench_link.tx_dma_dir = optarg;
+			break;
+		}
 		case 'L': {
 			unsigned long n = strtoul(optarg, &end, 10);
 

@@ -75,7 +75,7 @@ static void print_skip(FILE *out, const struct row *r)
 void report_table(FILE *out, const struct header *h, const struct row *rows, int n,
 		  const char *const *strategies, const char *const *strategy_reasons, int nr_strategies)
 {
-	char ratio[24], copied[32], zc[48], cqes[24];
+	char ratio[24], copied[32], zc[48], cqes[24], maps[24];
 
 	fprintf(out, "\nzcnet-bench: kernel %s, %s, %d CPUs (%s), liburing %s, %s build, %s%s\n",
 		h->kernel, h->cpu_model, h->cpus, h->pinning, h->liburing, h->build, h->date,
@@ -112,8 +112,9 @@ void report_table(FILE *out, const struct header *h, const struct row *rows, int
 		case WL_STREAM_TX:
 			fprintf(out, "\nstream-tx: send variants into the uring-recv receiver, 1 "
 				"connection; CPU in seconds per GB\n");
-			fprintf(out, "  %-14s %21s %10s %8s %8s %9s  %s\n", "sender", "Gbit/s",
-				"ratio", "tx cpu", "proc cpu", "sysc/MB", "zero-copy / copied bytes");
+			fprintf(out, "  %-14s %21s %10s %8s %8s %9s %8s  %s\n", "sender", "Gbit/s",
+				"ratio", "tx cpu", "proc cpu", "sysc/MB", "maps/MB",
+				"zero-copy / copied bytes");
 			break;
 		case WL_RPC:
 			fprintf(out, "\nrpc echo: requests/s; CPU in microseconds per request\n");
@@ -157,9 +158,13 @@ void report_table(FILE *out, const struct header *h, const struct row *rows, int
 						 (long long)r->tx_zc_copied);
 				else
 					snprintf(zc, sizeof(zc), "n/a (copying send)");
-				fprintf(out, "  %-14s %7.2f [%5.2f-%5.2f] %*s %8.3f %8.3f %9.1f  %s\n",
+				if (r->tx_dma_maps_per_mb >= 0)
+					snprintf(maps, sizeof(maps), "%.1f", r->tx_dma_maps_per_mb);
+				else
+					snprintf(maps, sizeof(maps), "-");
+				fprintf(out, "  %-14s %7.2f [%5.2f-%5.2f] %*s %8.3f %8.3f %9.1f %8s  %s\n",
 					r->sender, r->value.median, r->value.min, r->value.max,
-					10, ratio, r->sender_cpu, r->process_cpu, r->syscalls, zc);
+					10, ratio, r->sender_cpu, r->process_cpu, r->syscalls, maps, zc);
 				break;
 			case WL_RPC:
 				fprintf(out, "  %-12s %5d %5u %5u %7.0fk [%5.0fk-%5.0fk] %*s %8.2f "
@@ -248,7 +253,7 @@ int report_json(const char *path, const struct header *h, const struct row *rows
 			"\"sender_cpu\": %.6g, \"cpu_unit\": \"%s\", \"syscalls\": %.6g, "
 			"\"syscalls_unit\": \"%s\", \"cqes_per_mb\": %.6g, \"rx_copied_bytes\": %lld, "
 			"\"tx_zc_bytes\": %lld, \"tx_zc_copied_bytes\": %lld, "
-			"\"rx_out_of_buffers\": %lld, \"verified_bytes\": %llu, \"paired\": %s, "
+			"\"tx_dma_maps_per_mb\": %.6g, \"rx_out_of_buffers\": %lld, \"verified_bytes\": %llu, \"paired\": %s, "
 			"\"ratio_min\": %.6g, \"ratio_max\": %.6g, \"ratio_mean\": %.6g, "
 			"\"ratio_ci95\": %.6g, \"cpu_ratio_vs_baseline\": %.6g}",
 			workload_metric(r->workload), r->trials, r->value.median, r->value.min,
@@ -257,7 +262,7 @@ int report_json(const char *path, const struct header *h, const struct row *rows
 			r->workload <= WL_STREAM_TX ? "s/GB" : "us/request", r->syscalls,
 			r->workload <= WL_STREAM_TX ? "per MB" : "per request", r->cqes_per_mb,
 			(long long)r->rx_copied, (long long)r->tx_zc_bytes,
-			(long long)r->tx_zc_copied, (long long)r->rx_out_of_buffers,
+			(long long)r->tx_zc_copied, r->tx_dma_maps_per_mb, (long long)r->rx_out_of_buffers,
 			(unsigned long long)r->bytes, r->paired ? "true" : "false",
 			r->paired ? r->ratio_pairs.min : r->ratio, r->paired ? r->ratio_pairs.max : r->ratio,
 			r->paired ? r->ratio_mean : r->ratio, r->ratio_ci95, r->cpu_ratio);

@@ -51,6 +51,7 @@ struct row {
 	double cqes_per_mb;
 	int64_t rx_copied;		/* zcrx: bytes the kernel copied; -1: not reported */
 	int64_t tx_zc_bytes, tx_zc_copied;	/* SEND_ZC notifications; -1: n/a */
+	double tx_dma_maps_per_mb;	/* sender device's per-packet DMA maps; -1: not measured */
 	int64_t rx_out_of_buffers;	/* receives stopped for want of a buffer; -1: n/a */
 	uint64_t bytes;			/* verified payload over all trials */
 };

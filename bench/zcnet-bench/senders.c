@@ -1,18 +1,22 @@
 // SPDX-License-Identifier: MIT
 /*
  * zcnet-bench stream senders: send(2), IORING_OP_SEND, IORING_OP_SEND_ZC
- * from ordinary memory and from a registered buffer. Every kind sends the
+ * from ordinary memory, from a registered buffer and from memory the NIC has
+ * DMA-mapped once (--tx-nic, zcnet's kernel patches). Every kind sends the
  * pattern straight from its backing memory (never modified, so zero-copy
  * sends need no buffer management), one request in flight per connection so
  * a stream's bytes stay in order, then shuts the connections down.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <liburing.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <uringx/uringx.h>
 
@@ -27,16 +31,59 @@ const char *send_kind_name(enum send_kind kind)
 		[SEND_URING] = "IORING_OP_SEND",
 		[SEND_URING_ZC] = "SEND_ZC",
 		[SEND_URING_ZC_FIXED] = "SEND_ZC fixed",
+		[SEND_URING_ZC_NIC] = "SEND_ZC NIC",
 	};
 	return kind < SEND_KIND_COUNT ? names[kind] : "?";
 }
 
 const char *send_kind_unavailable(enum send_kind kind, char *why, size_t len)
 {
-	if (kind == SEND_SYSCALL || kind == SEND_URING || kernel_probe()->op_send_zc)
-		return NULL;
-	snprintf(why, len, "%s", uringx_reason_str(URINGX_REASON_KERNEL_NO_SEND_ZC));
-	return why;
+	if (kind != SEND_SYSCALL && kind != SEND_URING && !kernel_probe()->op_send_zc) {
+		snprintf(why, len, "%s", uringx_reason_str(URINGX_REASON_KERNEL_NO_SEND_ZC));
+		return why;
+	}
+	if (kind == SEND_URING_ZC_NIC && !bench_link.tx_nic) {
+		snprintf(why, len, "no --tx-nic: name the interface the client's connections leave "
+			 "through (a NIC with netmem TX: zcnet's kernel patches; the VM's netdevsim)");
+		return why;
+	}
+	return NULL;
+}
+
+/* The pattern in memory the NIC mapped once (SEND_URING_ZC_NIC). */
+struct nic_src {
+	struct uringx_bufpool *pool;
+	uint8_t *copy;			/* the pattern's bytes in the pool */
+	uint16_t buf_index;
+};
+
+static int nic_src_create(struct nic_src *n, struct io_uring *ring, struct send_run *run)
+{
+	enum uringx_reason reason = URINGX_REASON_NONE;
+	struct uringx_bufpool_params bp = { 0 };
+	long page = sysconf(_SC_PAGESIZE);
+	struct uringx_chunk c;
+	size_t len;
+	const uint8_t *pattern = pattern_base(&len);
+	int ret;
+
+	bp.chunk_size = (uint32_t)((len + (size_t)page - 1) / (size_t)page * (size_t)page);
+	bp.nr_chunks = 1;
+	ret = uringx_bufpool_create_nic(ring, &bp, bench_link.tx_nic, &n->pool, &reason);
+	if (ret) {
+		snprintf(run->why, sizeof(run->why), "NIC-registered pool on %s: %s (%s)",
+			 bench_link.tx_nic, uringx_reason_str(reason), uringx_strerror(ret));
+		return ret;
+	}
+	ret = uringx_bufpool_alloc(n->pool, &c);
+	if (ret) {
+		uringx_bufpool_destroy(n->pool);
+		return ret;
+	}
+	memcpy(c.addr, pattern, len);	/* once, before the clock matters */
+	n->copy = c.addr;
+	n->buf_index = c.buf_index;
+	return 0;
 }
 
 static int send_syscall(struct send_run *run, uint64_t *sent)
@@ -74,7 +121,7 @@ struct zc_ledger {
 };
 
 static void prep_chunk(struct io_uring *ring, struct send_run *run, int i, uint64_t sent,
-		       struct zc_ledger *ledger)
+		       struct zc_ledger *ledger, const struct nic_src *nic)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 	uint64_t left = run->bytes_per_conn - sent;
@@ -89,6 +136,15 @@ static void prep_chunk(struct io_uring *ring, struct send_run *run, int i, uint6
 		io_uring_prep_send_zc(sqe, run->fds[i], p, len, MSG_NOSIGNAL,
 				      IORING_SEND_ZC_REPORT_USAGE);
 		break;
+	case SEND_URING_ZC_NIC: {
+		size_t plen;
+		const uint8_t *in_pool = nic->copy + (p - pattern_base(&plen));
+
+		io_uring_prep_send_zc_fixed(sqe, run->fds[i],
+					    uringx_bufpool_fixed_addr(nic->pool, in_pool), len,
+					    MSG_NOSIGNAL, IORING_SEND_ZC_REPORT_USAGE, nic->buf_index);
+		break;
+	}
 	default:
 		io_uring_prep_send_zc_fixed(sqe, run->fds[i], p, len, MSG_NOSIGNAL,
 					    IORING_SEND_ZC_REPORT_USAGE, 0);
@@ -101,6 +157,7 @@ static void prep_chunk(struct io_uring *ring, struct send_run *run, int i, uint6
 static int send_uring(struct send_run *run, uint64_t *sent)
 {
 	struct zc_ledger *ledgers = calloc((size_t)run->nr_fds, sizeof(*ledgers));
+	struct nic_src nic = { 0 };
 	struct io_uring_params params = { 0 };
 	struct io_uring ring;
 	int active = 0, notifs_pending = 0, ret;
@@ -125,8 +182,13 @@ static int send_uring(struct send_run *run, uint64_t *sent)
 		if (ret)
 			goto out;
 	}
+	if (run->kind == SEND_URING_ZC_NIC) {
+		ret = nic_src_create(&nic, &ring, run);
+		if (ret)
+			goto out;
+	}
 	for (int i = 0; i < run->nr_fds; i++) {
-		prep_chunk(&ring, run, i, 0, &ledgers[i]);
+		prep_chunk(&ring, run, i, 0, &ledgers[i], &nic);
 		active++;
 	}
 	while ((active || notifs_pending) && !ret) {
@@ -165,13 +227,14 @@ static int send_uring(struct send_run *run, uint64_t *sent)
 			sent[i] += (uint64_t)cqe->res;
 			run->bytes += (uint64_t)cqe->res;
 			if (sent[i] < run->bytes_per_conn)
-				prep_chunk(&ring, run, i, sent[i], &ledgers[i]);
+				prep_chunk(&ring, run, i, sent[i], &ledgers[i], &nic);
 			else
 				active--;
 		}
 		io_uring_cq_advance(&ring, seen);
 	}
 out:
+	uringx_bufpool_destroy(nic.pool);	/* every notification is in */
 	io_uring_queue_exit(&ring);
 	free(ledgers);
 	return ret;
@@ -186,6 +249,21 @@ int send_stream(struct send_run *run)
 	if (!sent)
 		return run->error = -ENOMEM;
 	pin_to_cpu(run->cpu);
+	if (run->kind == SEND_URING_ZC_NIC && bench_link.client_netns) {
+		/* The binding is made for an interface of this thread's
+		 * namespace: the one the connections live in. */
+		int ns = open(bench_link.client_netns, O_RDONLY | O_CLOEXEC);
+
+		if (ns < 0 || setns(ns, CLONE_NEWNET)) {
+			ret = -errno;
+			snprintf(run->why, sizeof(run->why), "entering %s", bench_link.client_netns);
+			if (ns >= 0)
+				close(ns);
+			free(sent);
+			return run->error = ret;
+		}
+		close(ns);
+	}
 	start_cpu = thread_cpu_ns();
 	ret = run->kind == SEND_SYSCALL ? send_syscall(run, sent) : send_uring(run, sent);
 	for (int i = 0; i < run->nr_fds; i++)

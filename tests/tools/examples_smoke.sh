@@ -62,6 +62,7 @@ refuses 2 "unexpected argument 'extra'" uringx-probe extra
 refuses 2 "--trials wants 1..[0-9]+, got '0'" zcnet-bench --trials 0
 refuses 2 "--workloads: no workload 'bogus'" zcnet-bench --workloads rpc,bogus
 refuses 2 "--strategies: no strategy 'fast'" zcnet-bench --strategies fast
+refuses 2 "--tx-dma-counters /nonexistent: /nonexistent/tx_dma_maps: No such file" zcnet-bench --tx-dma-counters /nonexistent
 refuses 2 "--zcrx-queue wants a queue number 0..4095, got '-'" zcnet-bench --zcrx-queue -
 refuses 2 "--pbuf-bufs wants a power of two 1..32768, got '3'" zcnet-bench --pbuf-bufs 3
 refuses 2 "--zcrx-buf-len wants a power of two, 4096..2097152 bytes, got '12288'" zcnet-bench --zcrx-buf-len 12288

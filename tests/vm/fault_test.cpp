@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uringx/uringx.h>
@@ -374,11 +375,21 @@ zcnet::Task<void> EchoOne(zcnet::RxPool& pool, zcnet::Socket s, std::atomic<int>
   for (;;) {
     auto b = co_await stream->Next({nullptr, kStuck});
     if (!b.ok()) {
-      if (errors++ == 0)
-        first_error = absl::StrCat("fd ", s.fd(), " after ", echoed, " bytes: ",
-                                   b.status().message(), "; stream holds ", stream->held(),
-                                   ", pool outstanding ", pool.outstanding(), ", ",
-                                   pool.Describe());
+      if (errors++ == 0) {
+        // What the kernel and the pool were doing: the socket's unread
+        // bytes, how often receives ran out of buffers (zcrx: ENOMEM when
+        // its copy fallback finds no free buffer), the receive's arms and
+        // CQEs, and the kernel's copy counters.
+        int unread = -1;
+        ioctl(s.fd(), FIONREAD, &unread);
+        auto z = pool.zcrx_stats();
+        first_error = absl::StrCat(
+            "fd ", s.fd(), " after ", echoed, " bytes: ", b.status().message(),
+            "; stream holds ", stream->held(), ", ", stream->arms(), " arms, ", stream->cqes(),
+            " CQEs; socket has ", unread, " unread bytes; pool outstanding ", pool.outstanding(),
+            ", out of buffers ", pool.out_of_buffers(), " times, zcrx copies ", z.copy_count,
+            ", ", pool.Describe());
+      }
       break;
     }
     if (b->empty()) break;
