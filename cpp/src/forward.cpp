@@ -52,14 +52,7 @@ detail::ForwardOp* ForwardAwaiter::Submit() {
   }
   Ring::SetOp(sqe, op);
   ring.AddInFlight();
-  if (options_.timeout) {
-    sqe->flags |= IOSQE_IO_LINK;
-    op->deadline = detail::ToTimespec(*options_.timeout);
-    io_uring_sqe* t = ring.GetSqe();
-    io_uring_prep_link_timeout(t, &op->deadline, 0);
-    Ring::SetOp(t, nullptr);
-    ring.AddInFlight();
-  }
+  ring.LinkTimeout(sqe, options_, &op->deadline);
   if (options_.stop_possible()) op->on_stop.emplace(*options_.stop, detail::CancelOnStop{op});
   return op;
 }

@@ -333,14 +333,7 @@ detail::SendSlot* SendZcAwaiter::Submit() {
   Ring::SetOp(sqe, slot);
   ring.AddInFlight();
   pool->lent++;
-  if (options_.timeout) {
-    sqe->flags |= IOSQE_IO_LINK;
-    slot->deadline = detail::ToTimespec(*options_.timeout);
-    io_uring_sqe* t = ring.GetSqe();
-    io_uring_prep_link_timeout(t, &slot->deadline, 0);
-    Ring::SetOp(t, nullptr);
-    ring.AddInFlight();
-  }
+  ring.LinkTimeout(sqe, options_, &slot->deadline);
   if (options_.stop_possible()) slot->on_stop.emplace(*options_.stop, detail::CancelOnStop{slot});
   // The application's free of the chunk is deferred by the lend above.
   buf_.Reset();

@@ -589,8 +589,8 @@ int uringx_zcrx_bind_tx(struct uringx_zcrx *zcrx, const char *ifname, uint16_t b
 	reg.buf_index = buf_index;
 	ret = io_uring_register(zcrx->ring->ring_fd, UX_IORING_REGISTER_NET_TX_BUF, &reg, 1);
 	if (ret < 0) {
-		/* -ENXIO: the ring has no buffer table; -EBUSY: the slot is taken. */
-		why = ret == -ENXIO || ret == -EBUSY ? URINGX_REASON_OTHER : nic_register_reason(ret);
+		/* -ENXIO (no buffer table) and -EBUSY (slot taken) are "other". */
+		why = nic_register_reason(ret);
 		goto out;
 	}
 	zcrx->tx_slot = buf_index;

@@ -105,6 +105,18 @@ class Ring {
   }
   // Counts a request whose final CQE will come (multishot: one for all).
   void AddInFlight() { in_flight_++; }
+  // Links an IORING_OP_LINK_TIMEOUT of @options.timeout, if there is one,
+  // to @sqe, the request just prepared; @ts holds the deadline until the
+  // timeout's CQE (it lives in the operation).
+  void LinkTimeout(io_uring_sqe* sqe, const OpOptions& options, __kernel_timespec* ts) {
+    if (!options.timeout) return;
+    sqe->flags |= IOSQE_IO_LINK;
+    *ts = detail::ToTimespec(*options.timeout);
+    io_uring_sqe* t = GetSqe();
+    io_uring_prep_link_timeout(t, ts, 0);
+    SetOp(t, nullptr);
+    AddInFlight();
+  }
   // Turns the not yet submitted SQEs of @user_data into NOPs completing with
   // -ECANCELED; false if none was still in the SQ (Operation::Cancel).
   bool CancelUnsubmitted(uint64_t user_data);
@@ -175,14 +187,7 @@ bool IoAwaitable<Prep, Result>::await_suspend(std::coroutine_handle<Promise> h) 
   prep_(sqe);
   Ring::SetOp(sqe, this);
   ring_->AddInFlight();
-  if (options_.timeout) {
-    sqe->flags |= IOSQE_IO_LINK;
-    deadline_ = detail::ToTimespec(*options_.timeout);
-    io_uring_sqe* t = ring_->GetSqe();
-    io_uring_prep_link_timeout(t, &deadline_, 0);
-    Ring::SetOp(t, nullptr);
-    ring_->AddInFlight();
-  }
+  ring_->LinkTimeout(sqe, options_, &deadline_);
   if (options_.stop_possible()) on_stop_.emplace(*options_.stop, detail::CancelOnStop{this});
   return true;
 }
