@@ -12,6 +12,9 @@
 #include "nic_region.h"
 #include "uapi.h"
 
+/* The kernel's UIO_MAXIOV: no send takes more segments. */
+#define NICTX_MAX_SEGMENTS 1024u
+
 enum { CHUNK_FREE, CHUNK_HELD, CHUNK_LENT };
 
 /* user_data: [tag:8][chunk index:24][cookie:32] */
@@ -135,6 +138,38 @@ int uringx_nictx_prep_send(struct uringx_nictx *p, struct io_uring_sqe *sqe, int
 	addr = (uint64_t)chunk * p->chunk_size + offset;
 	io_uring_prep_send_zc_fixed(sqe, fd, (void *)(uintptr_t)addr, len, msg_flags,
 				    IORING_SEND_ZC_REPORT_USAGE, p->buf_index);
+	sqe->user_data = encode(chunk, cookie);
+	p->chunk_state[chunk] = CHUNK_LENT;
+	p->in_flight++;
+	return 0;
+}
+
+int uringx_nictx_prep_sendv(struct uringx_nictx *p, struct io_uring_sqe *sqe, int fd,
+			    uint32_t chunk, struct iovec *iov, unsigned int nr, uint32_t cookie,
+			    int msg_flags)
+{
+	uintptr_t first, end;
+	unsigned int i;
+
+	if (!p || !sqe || !iov || !nr || nr > NICTX_MAX_SEGMENTS || chunk >= p->nr_chunks)
+		return -EINVAL;
+	first = (uintptr_t)uringx_nictx_chunk(p, chunk);
+	end = first + p->chunk_size;
+	/* Every range is checked before any is rewritten. */
+	for (i = 0; i < nr; i++) {
+		uintptr_t a = (uintptr_t)iov[i].iov_base;
+
+		if (!iov[i].iov_len || a < first || a >= end || iov[i].iov_len > end - a)
+			return -EINVAL;
+	}
+	if (p->chunk_state[chunk] != CHUNK_HELD)
+		return -EALREADY;
+	/* The slot's addresses are offsets into the pool. */
+	for (i = 0; i < nr; i++)
+		iov[i].iov_base = (void *)((uintptr_t)iov[i].iov_base - (uintptr_t)p->base);
+	io_uring_prep_send_zc_fixed(sqe, fd, iov, nr, msg_flags, IORING_SEND_ZC_REPORT_USAGE,
+				    p->buf_index);
+	sqe->ioprio |= IORING_SEND_VECTORIZED;
 	sqe->user_data = encode(chunk, cookie);
 	p->chunk_state[chunk] = CHUNK_LENT;
 	p->in_flight++;

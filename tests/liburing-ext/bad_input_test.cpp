@@ -490,6 +490,66 @@ TEST(BadInput, NictxChunks) {
   EXPECT_EQ(p->nr_free, FakeNictx::kChunks);
 }
 
+// A gathered send names CPU addresses inside one held chunk; every range is
+// checked before any is rewritten to the slot's offsets.
+TEST(BadInput, NictxGatheredSend) {
+  FakeNictx f;
+  uringx_nictx* p = &f.p;
+  const int held = uringx_nictx_alloc(p);
+  const int lent = uringx_nictx_alloc(p);
+  ASSERT_EQ(held, 0);
+  ASSERT_EQ(lent, 1);
+  io_uring_sqe lent_sqe{};
+  ASSERT_EQ(uringx_nictx_prep_send(p, &lent_sqe, 3, lent, 0, 100, 9, 0), 0);
+  auto* const base = static_cast<uint8_t*>(uringx_nictx_chunk(p, held));
+  auto* const other = static_cast<uint8_t*>(uringx_nictx_chunk(p, lent));
+  iovec ok[2] = {{base + 100, 50}, {base, 10}};
+  iovec past_end[2] = {{base, 10}, {base + FakeNictx::kChunk - 5, 10}};
+  iovec empty[1] = {{base, 0}};
+  iovec in_other[1] = {{other, 10}};
+  iovec of_lent[1] = {{other, 10}};
+  io_uring_sqe sqe{};
+  Check("uringx_nictx_prep_sendv", {
+      {"p NULL", [&] { return Outcome{uringx_nictx_prep_sendv(nullptr, &sqe, 3, held, ok, 2, 0, 0)}; },
+       -EINVAL},
+      {"sqe NULL", [&] { return Outcome{uringx_nictx_prep_sendv(p, nullptr, 3, held, ok, 2, 0, 0)}; },
+       -EINVAL},
+      {"iov NULL", [&] { return Outcome{uringx_nictx_prep_sendv(p, &sqe, 3, held, nullptr, 2, 0, 0)}; },
+       -EINVAL},
+      {"nr 0", [&] { return Outcome{uringx_nictx_prep_sendv(p, &sqe, 3, held, ok, 0, 0, 0)}; }, -EINVAL},
+      {"nr past UIO_MAXIOV",
+       [&] { return Outcome{uringx_nictx_prep_sendv(p, &sqe, 3, held, ok, 1025, 0, 0)}; }, -EINVAL},
+      {"chunk == nr_chunks",
+       [&] { return Outcome{uringx_nictx_prep_sendv(p, &sqe, 3, FakeNictx::kChunks, ok, 2, 0, 0)}; },
+       -EINVAL},
+      {"a range past the chunk's end",
+       [&] { return Outcome{uringx_nictx_prep_sendv(p, &sqe, 3, held, past_end, 2, 0, 0)}; }, -EINVAL},
+      {"an empty range", [&] { return Outcome{uringx_nictx_prep_sendv(p, &sqe, 3, held, empty, 1, 0, 0)}; },
+       -EINVAL},
+      {"a range of another chunk",
+       [&] { return Outcome{uringx_nictx_prep_sendv(p, &sqe, 3, held, in_other, 1, 0, 0)}; }, -EINVAL},
+      {"chunk lent", [&] { return Outcome{uringx_nictx_prep_sendv(p, &sqe, 3, lent, of_lent, 1, 0, 0)}; },
+       -EALREADY},
+  });
+  EXPECT_EQ(past_end[0].iov_base, base) << "a refused vector is left as it was";
+  EXPECT_EQ(sqe.opcode, 0) << "a refused call prepares nothing";
+
+  ASSERT_EQ(uringx_nictx_prep_sendv(p, &sqe, 3, held, ok, 2, 7, MSG_NOSIGNAL), 0);
+  EXPECT_EQ(sqe.opcode, IORING_OP_SEND_ZC);
+  EXPECT_EQ(sqe.ioprio, IORING_RECVSEND_FIXED_BUF | IORING_SEND_VECTORIZED |
+                            IORING_SEND_ZC_REPORT_USAGE);
+  EXPECT_EQ(sqe.addr, reinterpret_cast<uintptr_t>(ok));
+  EXPECT_EQ(sqe.len, 2u);
+  EXPECT_EQ(sqe.msg_flags, static_cast<uint32_t>(MSG_NOSIGNAL));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(ok[0].iov_base), 100u) << "the slot's address: a pool offset";
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(ok[1].iov_base), 0u);
+  EXPECT_EQ(p->in_flight, 2u);
+  Check("uringx_nictx_free", {
+      {"chunk lent by the gathered send", [&] { return Outcome{uringx_nictx_free(p, held)}; },
+       -EALREADY},
+  });
+}
+
 // --- pbufring.h ----------------------------------------------------------------
 
 TEST(BadInput, Pbufring) {

@@ -7,8 +7,9 @@
 # port's transmit DMA counters say what each cost: page frags DMA-mapped per
 # packet against net_iov frags that carry the address mapped at
 # registration. Then zcnet's TxPool in NIC-registered mode behind
-# zcnet-proxy, and nictx_test: refusals, a slot cleared with sends in flight,
-# the device removed under a live pool. Booted with kmemleak=on: nothing of
+# zcnet-proxy, and nictx_test: refusals, gathered sends (SENDMSG_ZC and
+# vectored SEND_ZC from the slot), a slot cleared with sends in flight, the
+# device removed under a live pool. Booted with kmemleak=on: nothing of
 # the whole run may leak.
 #
 # Usage: netdevsim_nictx.sh BUILD_DIR
@@ -112,7 +113,13 @@ ip -n zc-a addr add 198.51.100.1/24 dev zc-veth-a
 ip -n zc-b addr add 198.51.100.2/24 dev zc-veth-b
 ip -n zc-a link set zc-veth-a up
 ip -n zc-b link set zc-veth-b up
-ip netns exec zc-a "$nictx_test" "$if_a" 21 zc-b 192.0.2.2 198.51.100.2 || fail "nictx_test"
+# `ip netns exec` hides /sys/kernel/debug: debugfs once more where
+# nictx_test can read the sender port's counters (its vectored sends).
+mkdir -p /tmp/zc-debugfs
+mountpoint -q /tmp/zc-debugfs || mount -t debugfs none /tmp/zc-debugfs
+NICTX_TX_COUNTERS=/tmp/zc-debugfs/netdevsim/netdevsim21/ports/0 \
+	ip netns exec zc-a "$nictx_test" "$if_a" 21 zc-b 192.0.2.2 198.51.100.2 || fail "nictx_test"
+umount /tmp/zc-debugfs
 
 # DMA API debugging (CONFIG_DMA_API_DEBUG): every mapping netdevsim made,
 # page pools, dma-buf attachments and per-packet TX maps, was unmapped by

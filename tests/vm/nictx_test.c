@@ -2,9 +2,11 @@
 /*
  * nictx_test - IORING_REGISTER_NET_TX_BUF and SEND_ZC from a NIC-registered
  * pool on a netdevsim port (inside kernel/run-vm, after nsim_pair): bad
- * registrations, other opcodes and sockets refused, -ENODEV for a route
+ * registrations, other opcodes and sockets refused, gathered sends
+ * (SENDMSG_ZC and vectored SEND_ZC, verified at the peer, with the port's
+ * DMA counters when NICTX_TX_COUNTERS names them), -ENODEV for a route
  * through another device, the slot cleared with sends in flight, and the
- * device removed under a live pool. The data path itself (verified bytes,
+ * device removed under a live pool. The streamed data path (verified bytes,
  * zero-copy reports, DMA counters) is netdevsim_nictx.sh's uringx-stream run.
  *
  * Usage (in namespace zc-a): nictx_test IFNAME NSIM_ID PEER_NETNS PEER_ADDR
@@ -728,6 +730,235 @@ out:
 
 /* Sends queued behind a full receive window keep the pool alive after its
  * slot is cleared, and complete; the cleared slot then refuses. */
+/* A reader in the peer namespace that keeps what it reads, for comparing. */
+struct sink {
+	int lfd;
+	uint8_t *buf;
+	size_t cap, got;
+	pthread_t thread;
+};
+
+static void *sink_main(void *arg)
+{
+	struct sink *s = arg;
+	int fd = accept(s->lfd, NULL, NULL);
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	while (s->got < s->cap) {
+		n = read(fd, s->buf + s->got, s->cap - s->got);
+		if (n <= 0)
+			break;
+		s->got += (size_t)n;
+	}
+	close(fd);
+	return NULL;
+}
+
+static uint8_t vec_byte(size_t pool_offset)
+{
+	return (uint8_t)(pool_offset * 131 + (pool_offset >> 12));
+}
+
+/* netdevsim's transmit counter @name of the sender port, or -1: the script
+ * mounts debugfs where `ip netns exec` does not hide it (NICTX_TX_COUNTERS). */
+static long long tx_counter(const char *name)
+{
+	const char *dir = getenv("NICTX_TX_COUNTERS");
+	char path[256];
+	long long v = -1;
+	FILE *f;
+
+	if (!dir)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/* SENDMSG_ZC on slot 0 (liburing's prep helpers leave user_data as it was). */
+static struct io_uring_sqe *prep_sendmsg_slot(struct io_uring *ring, int fd,
+					      const struct msghdr *msg, int flags)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	io_uring_prep_sendmsg_zc_fixed(sqe, fd, msg, flags, 0);
+	sqe->user_data = 0;
+	return sqe;
+}
+
+/* Kernel patch 16: SENDMSG_ZC and vectored SEND_ZC from the slot gather
+ * ranges of the pool in the order given, verified byte for byte at the
+ * peer, never copied and never DMA-mapped per packet; a control message of
+ * the caller's, an empty or out-of-pool segment and another route are
+ * refused. */
+static void test_vectored(const char *ifname, uint16_t port)
+{
+	/* Pool ranges, out of order and across chunks, the last one whole. */
+	static const struct {
+		uint64_t off;
+		uint32_t len;
+	} gather[] = {
+		{ 3 * CHUNK + 100, 5000 }, { 7, 70000 }, { POOL - 4096, 4096 }, { 9 * CHUNK, CHUNK },
+	};
+	struct iovec iov[4], lib_iov[3];
+	struct sink sink = { 0 };
+	struct uringx_nictx pool;
+	struct io_uring ring;
+	struct msghdr msg = { 0 };
+	long long maps0, bytes0, maps1, bytes1;
+	size_t want = 0, lib_want = 0, i, bad = SIZE_MAX;
+	uint8_t *expect, *chunk_base;
+	bool copied = true;
+	int ret, fd, client = -1, server = -1, chunk, res, notifs = 0;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+
+	io_uring_queue_init(16, &ring, 0);
+	io_uring_register_buffers_sparse(&ring, 1);
+	ret = uringx_nictx_create(&pool, &ring, ifname, POOL, CHUNK, 0);
+	if (ret) {
+		CHECK(0, "pool for the vectored sends: %s", uringx_strerror(ret));
+		return;
+	}
+	for (i = 0; i < POOL; i++)
+		((uint8_t *)pool.base)[i] = vec_byte(i);
+	for (i = 0; i < 4; i++) {
+		iov[i].iov_base = (void *)(uintptr_t)gather[i].off;
+		iov[i].iov_len = gather[i].len;
+		want += gather[i].len;
+	}
+	/* The library's form: three ranges of one chunk, header last. */
+	chunk = uringx_nictx_alloc(&pool);
+	chunk_base = uringx_nictx_chunk(&pool, (uint32_t)chunk);
+	lib_iov[0] = (struct iovec){ chunk_base + 4096, 1000 };
+	lib_iov[1] = (struct iovec){ chunk_base + 200000, 60000 };
+	lib_iov[2] = (struct iovec){ chunk_base, 64 };
+	expect = malloc(want + 61064);
+	for (i = 0, want = 0; i < 4; i++)
+		for (size_t j = 0; j < gather[i].len; j++)
+			expect[want++] = vec_byte(gather[i].off + j);
+	for (i = 0; i < 3; i++) {
+		size_t off = (size_t)((uint8_t *)lib_iov[i].iov_base - (uint8_t *)pool.base);
+
+		for (size_t j = 0; j < lib_iov[i].iov_len; j++)
+			expect[want + lib_want++] = vec_byte(off + j);
+	}
+
+	sink.cap = want + lib_want;
+	sink.buf = malloc(sink.cap);
+	sink.lfd = listen_in_peer(peer_addr, port);
+	if (sink.lfd < 0 || pthread_create(&sink.thread, NULL, sink_main, &sink)) {
+		CHECK(0, "the verifying peer: %s", uringx_strerror(sink.lfd));
+		return;
+	}
+	fd = connect_peer(port);
+	maps0 = tx_counter("tx_dma_maps");
+	bytes0 = tx_counter("tx_netmem_bytes");
+
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 4;
+	sqe = prep_sendmsg_slot(&ring, fd, &msg, MSG_WAITALL);
+	sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
+	res = complete_one(&ring, &copied);
+	CHECK(res == (int)want && !copied, "SENDMSG_ZC of 4 pool ranges: %d of %zu bytes, %s", res,
+	      want, copied ? "reported copied" : "zero-copy");
+
+	ret = uringx_nictx_prep_sendv(&pool, io_uring_get_sqe(&ring), fd, (uint32_t)chunk,
+				      lib_iov, 3, 5, MSG_WAITALL);
+	CHECK(ret == 0, "uringx_nictx_prep_sendv of 3 ranges of chunk %d: %s", chunk,
+	      uringx_strerror(ret));
+	io_uring_submit(&ring);
+	res = -1;
+	while (notifs < 1 && !io_uring_wait_cqe(&ring, &cqe)) {
+		struct uringx_nictx_event ev;
+
+		if (!uringx_nictx_complete(&pool, cqe, &ev)) {
+			if (ev.kind == URINGX_NICTX_SENT)
+				res = ev.res;
+			else
+				notifs++;
+		}
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	CHECK(res == (int)lib_want && pool.copied_notifications == 0,
+	      "vectored SEND_ZC from uringx_nictx_prep_sendv: %d of %zu bytes, %llu copied", res,
+	      lib_want, (unsigned long long)pool.copied_notifications);
+
+	close(fd);
+	pthread_join(sink.thread, NULL);
+	close(sink.lfd);
+	for (i = 0; i < sink.got && i < sink.cap; i++)
+		if (sink.buf[i] != expect[i]) {
+			bad = i;
+			break;
+		}
+	CHECK(sink.got == sink.cap && bad == SIZE_MAX,
+	      "the peer received %zu of %zu bytes, in the order gathered%s", sink.got, sink.cap,
+	      bad == SIZE_MAX ? "" : " (NOT: wrong bytes)");
+	if (bad != SIZE_MAX)
+		printf("  first wrong byte at %zu: 0x%02x, want 0x%02x\n", bad, sink.buf[bad],
+		       expect[bad]);
+	maps1 = tx_counter("tx_dma_maps");
+	bytes1 = tx_counter("tx_netmem_bytes");
+	if (maps0 < 0 || maps1 < 0) {
+		CHECK(0, "no transmit counters (NICTX_TX_COUNTERS=%s)",
+		      getenv("NICTX_TX_COUNTERS") ? getenv("NICTX_TX_COUNTERS") : "unset");
+	} else {
+		CHECK(maps1 == maps0 && bytes1 - bytes0 >= (long long)sink.cap,
+		      "sender port: tx_dma_maps +%lld, tx_netmem_bytes +%lld (sent %zu)",
+		      maps1 - maps0, bytes1 - bytes0, sink.cap);
+	}
+
+	/* Refusals. */
+	fd = connect_peer(7300);
+	{
+		char control[CMSG_SPACE(sizeof(int))] = { 0 };
+		struct cmsghdr *cm = (struct cmsghdr *)control;
+
+		iov[0] = (struct iovec){ (void *)0, 4096 };
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SO_MARK;
+		msg = (struct msghdr){ .msg_iov = iov, .msg_iovlen = 1, .msg_control = control,
+				       .msg_controllen = sizeof(control) };
+		prep_sendmsg_slot(&ring, fd, &msg, 0);
+		ret = complete_one(&ring, NULL);
+		CHECK(ret == -EINVAL, "SENDMSG_ZC from the slot with a control message: %s",
+		      uringx_strerror(ret));
+	}
+	msg = (struct msghdr){ .msg_iov = iov, .msg_iovlen = 2 };
+	iov[0] = (struct iovec){ (void *)0, 4096 };
+	iov[1] = (struct iovec){ (void *)(uintptr_t)(POOL - 100), 4096 };
+	prep_sendmsg_slot(&ring, fd, &msg, 0);
+	ret = complete_one(&ring, NULL);
+	CHECK(ret == -EFAULT, "a segment past the pool's end: %s", uringx_strerror(ret));
+	iov[1] = (struct iovec){ (void *)4096, 0 };
+	prep_sendmsg_slot(&ring, fd, &msg, 0);
+	ret = complete_one(&ring, NULL);
+	CHECK(ret == -EFAULT, "an empty segment: %s", uringx_strerror(ret));
+	close(fd);
+	if (!loopback_pair(&client, &server)) {
+		iov[1] = (struct iovec){ (void *)4096, 4096 };
+		prep_sendmsg_slot(&ring, client, &msg, 0);
+		ret = complete_one(&ring, NULL);
+		CHECK(ret == -ENODEV, "SENDMSG_ZC over lo, not the pool's device: %s",
+		      uringx_strerror(ret));
+		close(client);
+		close(server);
+	}
+	free(expect);
+	free(sink.buf);
+	uringx_nictx_destroy(&pool);
+	io_uring_queue_exit(&ring);
+}
+
 static void test_clear_in_flight(const char *ifname, struct peer *peer, uint16_t port)
 {
 	struct uringx_nictx pool;
@@ -894,6 +1125,7 @@ int main(int argc, char **argv)
 	}
 	test_registration(argv[1]);
 	test_refusals(argv[1]);
+	test_vectored(argv[1], 7310);
 	if (argc == 6)
 		test_route_via_veth(argv[1], argv[5]);
 	test_clear_in_flight(argv[1], &peer, 7300);

@@ -12,9 +12,10 @@
  * the address mapped at registration: no per-packet mapping, no copy.
  *
  * Rules the kernel enforces: a socket whose route leaves through another
- * interface gets -ENODEV (never a silent copy); only IORING_OP_SEND_ZC on
- * TCP sockets may use the slot; the pool stays mapped until the slot is
- * cleared and the last send using it has been notified.
+ * interface gets -ENODEV (never a silent copy); only IORING_OP_SEND_ZC and
+ * IORING_OP_SENDMSG_ZC (vectored, without control messages of its own:
+ * -EINVAL) on TCP sockets may use the slot; the pool stays mapped until the
+ * slot is cleared and the last send using it has been notified.
  *
  * user_data of these SQEs belongs to the pool: top byte URINGX_NICTX_TAG,
  * then the chunk index, then a 32-bit cookie of the caller's.
@@ -96,6 +97,21 @@ static inline void *uringx_nictx_chunk(const struct uringx_nictx *p, uint32_t ch
 int uringx_nictx_prep_send(struct uringx_nictx *p, struct io_uring_sqe *sqe, int fd,
 			   uint32_t chunk, uint32_t offset, uint32_t len, uint32_t cookie,
 			   int msg_flags);
+
+/*
+ * uringx_nictx_prep_sendv - one gathered SEND_ZC (IORING_SEND_VECTORIZED) of
+ * @nr ranges of @chunk, sent in the order given, e.g. a header written after
+ * its payload: @iov holds CPU addresses inside the chunk and is rewritten in
+ * place to the slot's addresses, so it must stay valid, and untouched, until
+ * the SQE is submitted (the kernel copies it then). Needs kernel patch 16
+ * (vectored sends from a NET_TX slot); a kernel with only the SEND_ZC form
+ * completes the send with -EOPNOTSUPP. Errors: -EINVAL (@nr 0 or past
+ * UIO_MAXIOV, an empty range or one outside the chunk; @iov is then left as
+ * it was), -EALREADY (chunk not held).
+ */
+int uringx_nictx_prep_sendv(struct uringx_nictx *p, struct io_uring_sqe *sqe, int fd,
+			    uint32_t chunk, struct iovec *iov, unsigned int nr, uint32_t cookie,
+			    int msg_flags);
 
 static inline bool uringx_nictx_owns(const struct io_uring_cqe *cqe)
 {
