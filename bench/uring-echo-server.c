@@ -4,15 +4,19 @@
  * with the same mechanisms: multishot accept, one multishot receive per
  * connection from a shared provided-buffer ring (liburing-ext pbufring), and
  * one send in flight per connection, each received view released when its
- * echo has been sent. Used by bench/echo-compare to price the coroutine layer.
+ * echo has been sent. With "gather" (the default, as zcnet-echo's --send)
+ * that send is one sendmsg of every view queued (up to 64); with "one" it
+ * sends the views one at a time. Used by bench/echo-compare to price the
+ * coroutine layer.
  *
- * usage: uring-echo-server PORT [BUFFERS] [BUFFER_SIZE]
+ * usage: uring-echo-server PORT [BUFFERS] [BUFFER_SIZE] [gather|one]
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <liburing.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,7 @@
 #define QUEUE 1024
 #define ACCEPT_TAG (1ULL << 62)
 #define SEND_TAG (1ULL << 61)
+#define GATHER 64
 
 struct conn {
 	int fd;
@@ -35,7 +40,11 @@ struct conn {
 	uint32_t head, tail;		/* queued views */
 	uint32_t sent;			/* bytes of the head view already sent */
 	struct uringx_rx_view q[QUEUE];
+	struct iovec iov[GATHER];	/* the gathered send's vector */
+	struct msghdr msg;
 };
+
+static bool gather = true;
 
 static struct conn conns[MAX_CONN];
 static int starved;
@@ -56,9 +65,21 @@ static void send_head(int i)
 	struct conn *c = &conns[i];
 	struct uringx_rx_view *v = &c->q[c->head % QUEUE];
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+	uint32_t n = 0;
 
-	io_uring_prep_send(sqe, c->fd, (const char *)v->data + c->sent, v->len - c->sent,
-			   MSG_NOSIGNAL);
+	if (gather && c->tail - c->head > 1) {
+		for (uint32_t k = c->head; k != c->tail && n < GATHER; k++, n++) {
+			v = &c->q[k % QUEUE];
+			c->iov[n].iov_base = (char *)v->data + (n ? 0 : c->sent);
+			c->iov[n].iov_len = v->len - (n ? 0 : c->sent);
+		}
+		c->msg.msg_iov = c->iov;
+		c->msg.msg_iovlen = n;
+		io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+	} else {
+		io_uring_prep_send(sqe, c->fd, (const char *)v->data + c->sent, v->len - c->sent,
+				   MSG_NOSIGNAL);
+	}
 	io_uring_sqe_set_data64(sqe, SEND_TAG | (uint64_t)i);
 	c->sending = true;
 }
@@ -96,7 +117,7 @@ int main(int argc, char **argv)
 	int lfd, one = 1;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: uring-echo-server PORT [BUFFERS] [BUFFER_SIZE]\n");
+		fprintf(stderr, "usage: uring-echo-server PORT [BUFFERS] [BUFFER_SIZE] [gather|one]\n");
 		return 2;
 	}
 	if (argc > 2)
@@ -105,6 +126,8 @@ int main(int argc, char **argv)
 		pp.nr_bufs = QUEUE;
 	if (argc > 3)
 		pp.buf_size = (uint32_t)atoi(argv[3]);
+	if (argc > 4)
+		gather = strcmp(argv[4], "one") != 0;
 	signal(SIGPIPE, SIG_IGN);
 	addr.sin_port = htons((uint16_t)atoi(argv[1]));
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -167,10 +190,19 @@ int main(int argc, char **argv)
 					close_conn(i);
 					continue;
 				}
-				c->sent += (uint32_t)cqe->res;
-				if (c->sent == c->q[c->head % QUEUE].len) {
-					uringx_pbufring_release(pbr, c->q[c->head++ % QUEUE].token);
-					c->sent = 0;
+				/* Release every view the send (gathered or not) finished. */
+				for (uint32_t left = (uint32_t)cqe->res; left;) {
+					uint32_t step = c->q[c->head % QUEUE].len - c->sent;
+
+					if (step > left)
+						step = left;
+					c->sent += step;
+					left -= step;
+					if (c->sent == c->q[c->head % QUEUE].len) {
+						uringx_pbufring_release(pbr,
+									c->q[c->head++ % QUEUE].token);
+						c->sent = 0;
+					}
 				}
 				if (c->head != c->tail)
 					send_head(i);

@@ -4,7 +4,8 @@
 //   zcnet-echo client --port P [--connections N] [--size B] [--depth D] [--seconds S]
 //
 // The server receives with one multishot receive per connection from a shared
-// provided-buffer ring (RxPool) and echoes each RxBuffer back. The client
+// provided-buffer ring (RxPool) and echoes the RxBuffers back, those that
+// arrived together in one sendmsg (--send gather, the default). The client
 // keeps D messages of B bytes in flight per connection and reports requests
 // per second and round-trip latency percentiles.
 #include <arpa/inet.h>
@@ -53,34 +54,68 @@ struct Options {
   int depth = 16;
   double seconds = 5;  // client: test length; server: lifetime when given
   bool seconds_given = false;
+  bool gather = true;  // server --send: gather what arrived together into one send
 };
 
 [[noreturn]] void Usage(int code) {
   std::fprintf(code ? stderr : stdout,
                "usage: zcnet-echo server [--port P | --address A] [--rx auto|pbuf] [--buffers N] "
-               "[--buffer-size B] [--seconds S]\n"
+               "[--buffer-size B] [--send gather|one] [--seconds S]\n"
                "       zcnet-echo client --port P | --address A [--connections N] [--size B] "
                "[--depth D] [--seconds S]\n"
                "--address: 127.0.0.1:P, [::1]:P or unix:/path (unix:@name: abstract); default\n"
                "127.0.0.1 and --port.\n"
                "Echo server on zcnet coroutines (multishot receive into a shared provided-buffer\n"
                "ring), and a load client that keeps D messages in flight per connection and\n"
-               "prints requests/s and latency. Server --seconds: exit after S seconds (0: never).\n");
+               "prints requests/s and latency. Server --seconds: exit after S seconds (0: never).\n"
+               "Server --send: gather (default) echoes every buffer that arrived together in one\n"
+               "sendmsg; one sends each buffer on its own.\n");
   std::exit(code);
 }
 
-Task<void> Echo(RxPool& pool, Socket s, const std::stop_token& stop) {
+// The most buffers one gathered send takes (the kernel's UIO_MAXIOV is 1024).
+constexpr size_t kMaxGather = 64;
+
+Task<void> Echo(RxPool& pool, Socket s, const std::stop_token& stop, bool gather) {
   auto stream = pool.Stream(s.fd());
   if (!stream.ok()) co_return;
+  std::vector<zcnet::RxBuffer> batch;
+  std::vector<iovec> iov;
   for (;;) {
     absl::StatusOr<zcnet::RxBuffer> b = co_await stream->Next(zcnet::OpOptions{&stop, {}});
     if (!b.ok() || b->empty()) co_return;
-    // Send awaitables directly: no coroutine frame per message on this path.
-    for (absl::Span<const std::byte> rest = b->span(); !rest.empty();) {
-      absl::StatusOr<size_t> n = co_await s.Send(rest);
-      if (!n.ok()) co_return;
-      rest.remove_prefix(*n);
+    // Whatever else arrived with it goes out in the same send: one sendmsg,
+    // one segment train and one completion instead of one per buffer.
+    batch.push_back(*std::move(b));
+    while (gather && batch.size() < kMaxGather) {
+      std::optional<zcnet::RxBuffer> more = stream->TryNext();
+      if (!more) break;
+      batch.push_back(*std::move(more));
     }
+    if (batch.size() == 1) {
+      // Send awaitables directly: no coroutine frame per message on this path.
+      for (absl::Span<const std::byte> rest = batch[0].span(); !rest.empty();) {
+        absl::StatusOr<size_t> n = co_await s.Send(rest);
+        if (!n.ok()) co_return;
+        rest.remove_prefix(*n);
+      }
+    } else {
+      iov.clear();
+      for (const zcnet::RxBuffer& x : batch)
+        iov.push_back({const_cast<std::byte*>(x.span().data()), x.span().size()});
+      for (size_t first = 0; first < iov.size();) {
+        absl::StatusOr<size_t> n = co_await s.Writev(absl::MakeConstSpan(iov).subspan(first));
+        if (!n.ok()) co_return;
+        for (size_t left = *n; left;) {  // a short send: resume inside the vector
+          size_t step = std::min(left, iov[first].iov_len);
+          iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + step;
+          iov[first].iov_len -= step;
+          left -= step;
+          if (!iov[first].iov_len) first++;
+        }
+      }
+    }
+    batch.clear();  // the buffers go back to the pool
   }
 }
 
@@ -143,7 +178,7 @@ Task<int> Serve(Ring& ring, const Options& o, int signal_fd) {
       }
       break;
     }
-    scope.Spawn(Echo(**pool, std::move(*s), token));
+    scope.Spawn(Echo(**pool, std::move(*s), token, o.gather));
   }
   stop.request_stop();
   co_await scope.Join();
@@ -233,6 +268,7 @@ int main(int argc, char** argv) {
       {"buffers", required_argument, nullptr, 'b'},     {"buffer-size", required_argument, nullptr, 'B'},
       {"connections", required_argument, nullptr, 'c'}, {"size", required_argument, nullptr, 's'},
       {"depth", required_argument, nullptr, 'd'},       {"seconds", required_argument, nullptr, 't'},
+      {"send", required_argument, nullptr, 'S'},
       {"help", no_argument, nullptr, 'h'},              {nullptr, 0, nullptr, 0}};
   optind = 2;
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
@@ -274,6 +310,14 @@ int main(int argc, char** argv) {
       case 't':
         if (!examples::ParseSeconds(me, "--seconds", optarg, 0, 86400 * 365, &o.seconds)) return 2;
         o.seconds_given = true;
+        break;
+      case 'S':
+        if (!std::strcmp(optarg, "gather")) o.gather = true;
+        else if (!std::strcmp(optarg, "one")) o.gather = false;
+        else {
+          std::fprintf(stderr, "zcnet-echo: --send wants gather or one, got '%s'\n", optarg);
+          return 2;
+        }
         break;
       case 'h': Usage(0);
       default: Usage(2);

@@ -141,9 +141,18 @@ absl::StatusOr<std::unique_ptr<Ring>> Ring::Create(const Options& options) {
   } else {
     params.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
   }
-  if (options.cqe32) params.flags |= IORING_SETUP_CQE32;
   params.flags |= IORING_SETUP_SUBMIT_ALL;
-  int ret = io_uring_queue_init_params(options.entries, ring.get(), &params);
+  int ret = -EINVAL;
+  if (options.cqe32 && options.cqe_mixed) {
+    io_uring_params mixed = params;
+    mixed.flags |= IORING_SETUP_CQE_MIXED;
+    ret = io_uring_queue_init_params(options.entries, ring.get(), &mixed);
+    if (ret == 0) params = mixed;
+  }
+  if (ret == -EINVAL) {  // no CQE_MIXED before 6.18: every CQE 32 bytes
+    if (options.cqe32) params.flags |= IORING_SETUP_CQE32;
+    ret = io_uring_queue_init_params(options.entries, ring.get(), &params);
+  }
   if (ret < 0) {
     char what[96];
     std::snprintf(what, sizeof(what), "io_uring_queue_init(entries=%u, flags=0x%x)",
@@ -152,6 +161,7 @@ absl::StatusOr<std::unique_ptr<Ring>> Ring::Create(const Options& options) {
   }
   auto self = std::unique_ptr<Ring>(new Ring(ring.get(), true));
   if (ring->flags & IORING_SETUP_CQE32) self->cqe_bytes_ = 2 * sizeof(io_uring_cqe);
+  if (ring->flags & IORING_SETUP_CQE_MIXED) self->cqe_bytes_ = 0;  // per CQE
   self->own_ = std::move(ring);
   return self;
 }
@@ -245,13 +255,17 @@ void Ring::ReleaseBufferSlot(uint16_t index) {
 
 void Ring::Reap() {
   io_uring_cqe* cqe;
-  unsigned head, seen = 0;
+  unsigned head, slots = 0;
   io_uring_for_each_cqe(ring_, head, cqe) {
+    // A mixed ring's 32-byte CQEs take two slots, and its padding CQEs
+    // (IORING_CQE_F_SKIP, before a 32-byte CQE that would wrap) none of ours.
+    const unsigned nr = io_uring_cqe_nr(cqe);
+    slots += nr;
+    if (cqe_bytes_ == 0 && (cqe->flags & IORING_CQE_F_SKIP)) continue;
     ReapedCqe& copy = reaped_.emplace_back();
-    std::memcpy(copy.bytes, cqe, cqe_bytes_);
-    seen++;
+    std::memcpy(copy.bytes, cqe, cqe_bytes_ ? cqe_bytes_ : nr * sizeof(io_uring_cqe));
   }
-  io_uring_cq_advance(ring_, seen);
+  io_uring_cq_advance(ring_, slots);
 }
 
 void Ring::DispatchReaped() {

@@ -422,6 +422,11 @@ RecvStream::~RecvStream() {
   if (wake_lone) p->rearm.ArmNow();
 }
 
+std::optional<RxBuffer> RecvStream::TryNext() {
+  if (state_->head >= state_->queue.size()) return std::nullopt;
+  return *state_->Take(detail::WaitEnd::kReady);  // a queued view: never an error
+}
+
 uint32_t RecvStream::held() const { return state_->held; }
 uint64_t RecvStream::cqes() const { return state_->cqes; }
 uint64_t RecvStream::arms() const { return state_->arms; }

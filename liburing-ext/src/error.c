@@ -19,7 +19,7 @@ static const struct {
 	[URINGX_REASON_KERNEL_NO_NODEV] = { "kernel_no_nodev",
 		"kernel's zcrx lacks ZCRX_REG_NODEV copy mode (needs a newer kernel, e.g. Linux 7.3)" },
 	[URINGX_REASON_KERNEL_RING_FLAGS] = { "kernel_ring_flags",
-		"kernel rejects IORING_SETUP_DEFER_TASKRUN/SINGLE_ISSUER/CQE32, which zcrx requires" },
+		"the ring lacks IORING_SETUP_DEFER_TASKRUN/SINGLE_ISSUER and 32-byte CQEs (CQE32 or CQE_MIXED), which zcrx requires" },
 	[URINGX_REASON_KERNEL_NO_PBUF_INC] = { "kernel_no_pbuf_inc",
 		"kernel lacks incremental buffer rings (IOU_PBUF_RING_INC, Linux >= 6.12)" },
 	[URINGX_REASON_KERNEL_NO_BUNDLE] = { "kernel_no_bundle",

@@ -162,6 +162,7 @@ int uringx_probe_kernel(struct uringx_probe *out)
 	out->setup_defer_taskrun = ring_accepts(IORING_SETUP_SINGLE_ISSUER |
 						IORING_SETUP_DEFER_TASKRUN);
 	out->setup_cqe32 = ring_accepts(IORING_SETUP_CQE32);
+	out->setup_cqe_mixed = ring_accepts(IORING_SETUP_CQE_MIXED);
 	out->pbuf_ring_inc = try_pbuf_inc();
 	out->recv_multishot = try_recv_multishot();
 	out->accept_multishot = try_accept_multishot();

@@ -68,6 +68,12 @@ struct uringx_zcrx {
 	_Atomic uint32_t shared_held;
 };
 
+/* zcrx completions are 32 bytes: every CQE (CQE32) or only those (CQE_MIXED). */
+static bool ring_has_big_cqes(const struct io_uring *ring)
+{
+	return ring->flags & (IORING_SETUP_CQE32 | IORING_SETUP_CQE_MIXED);
+}
+
 static struct uringx_zcrx *root_of(struct uringx_zcrx *z)
 {
 	return z->owner ? z->owner : z;
@@ -227,7 +233,7 @@ int uringx_zcrx_create(struct io_uring *ring, const struct uringx_zcrx_params *p
 		return -EINVAL;
 	large_bufs = params->rx_buf_len > page;
 	area_size = align_up(params->area_size, large_bufs ? params->rx_buf_len : page);
-	if (!(ring->flags & IORING_SETUP_DEFER_TASKRUN) || !(ring->flags & IORING_SETUP_CQE32)) {
+	if (!(ring->flags & IORING_SETUP_DEFER_TASKRUN) || !ring_has_big_cqes(ring)) {
 		if (reason)
 			*reason = URINGX_REASON_KERNEL_RING_FLAGS;
 		return -EINVAL;
@@ -702,7 +708,7 @@ int uringx_zcrx_import(struct io_uring *ring, struct uringx_zcrx_share *share,
 		*reason = URINGX_REASON_NONE;
 	if (!ring || !share || !share->owner || share->fd < 0 || !out)
 		return -EINVAL;
-	if (!(ring->flags & IORING_SETUP_DEFER_TASKRUN) || !(ring->flags & IORING_SETUP_CQE32)) {
+	if (!(ring->flags & IORING_SETUP_DEFER_TASKRUN) || !ring_has_big_cqes(ring)) {
 		if (reason)
 			*reason = URINGX_REASON_KERNEL_RING_FLAGS;
 		return -EINVAL;

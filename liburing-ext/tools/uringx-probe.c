@@ -125,9 +125,9 @@ int main(int argc, char **argv)
 		       jbool(p.op_recv_zc), jbool(p.op_send_zc), jbool(p.op_sendmsg_zc),
 		       jbool(p.recv_multishot), jbool(p.accept_multishot));
 		printf("  \"setup_flags\": {\"defer_taskrun\": %s, \"single_issuer\": %s, "
-		       "\"cqe32\": %s},\n",
+		       "\"cqe32\": %s, \"cqe_mixed\": %s},\n",
 		       jbool(p.setup_defer_taskrun), jbool(p.setup_single_issuer),
-		       jbool(p.setup_cqe32));
+		       jbool(p.setup_cqe32), jbool(p.setup_cqe_mixed));
 		printf("  \"buffer_rings\": {\"bundles\": %s, \"incremental\": %s},\n",
 		       jbool(p.recv_bundle), jbool(p.pbuf_ring_inc));
 		printf("  \"zcrx\": {\"query\": %s, \"nodev\": %s, \"events\": %s, "
@@ -183,6 +183,7 @@ int main(int argc, char **argv)
 	printf("SETUP_DEFER_TASKRUN    %s\n", yes(p.setup_defer_taskrun));
 	printf("SETUP_SINGLE_ISSUER    %s\n", yes(p.setup_single_issuer));
 	printf("SETUP_CQE32            %s\n", yes(p.setup_cqe32));
+	printf("SETUP_CQE_MIXED        %s\n", yes(p.setup_cqe_mixed));
 	printf("recv bundles           %s\n", yes(p.recv_bundle));
 	printf("incremental buf rings  %s\n", yes(p.pbuf_ring_inc));
 	printf("zcrx query interface   %s\n", yes(p.zcrx_query));

@@ -353,6 +353,69 @@ TEST(Awaitables, WritevGathersInOrderAndCloseCloses) {
   EXPECT_STREQ(buf, "zero-copy tcp") << "gathered in order, then EOF after Close";
 }
 
+// A NOP that completes with @res, in a 32-byte CQE when @big (IORING_NOP_CQE32).
+auto Nop(Ring& ring, int res, bool big) {
+  return zcnet::MakeIo(
+      ring, OpOptions{},
+      [res, big](io_uring_sqe* sqe) {
+        io_uring_prep_nop(sqe);
+        sqe->nop_flags = IORING_NOP_INJECT_RESULT | (big ? IORING_NOP_CQE32 : 0);
+        sqe->len = static_cast<unsigned>(res);
+        sqe->off = 0x1111;  // a big CQE's extra words
+        sqe->addr = 0x2222;
+      },
+      [](int r, uint32_t flags) { return std::pair<int, uint32_t>(r, flags); });
+}
+
+// Rings are created with IORING_SETUP_CQE_MIXED where the kernel has it:
+// 16-byte CQEs, 32 only for the completions that need it (zcrx). The
+// completion loop must copy each at its own size and advance the queue by
+// the slots each takes (and skip the kernel's padding CQEs): every result
+// arrives at its own operation, across many wraps of a small queue.
+TEST(Ring, MixedCompletionQueueHandsEveryCqeToItsOperationAtItsSize) {
+  Ring::Options options;
+  options.entries = 8;  // a 16-slot CQ: wraps, and pads before a split big CQE
+  auto made = Ring::Create(options);
+  ASSERT_TRUE(made.ok()) << made.status();
+  Ring& ring = **made;
+  if (!(ring.raw()->flags & IORING_SETUP_CQE_MIXED)) {
+    EXPECT_TRUE(ring.raw()->flags & IORING_SETUP_CQE32) << "no mixed CQ: every CQE is 32 bytes";
+    GTEST_SKIP() << "kernel without IORING_SETUP_CQE_MIXED (Linux < 6.18): rings use CQE32";
+  }
+  int wrong = ring.Run([](Ring& ring) -> Task<int> {
+    int wrong = 0;
+    std::mt19937 rng(7);
+    for (int round = 0; round < 200; round++) {
+      // Up to 7 in flight at once (the SQ), big and small mixed at random.
+      int n = 1 + static_cast<int>(rng() % 7);
+      std::vector<std::pair<int, uint32_t>> results(static_cast<size_t>(n));
+      std::vector<bool> big;
+      Scope scope;
+      for (int i = 0; i < n; i++) {
+        big.push_back(rng() & 1);
+        scope.Spawn([](Ring& r, int res, bool b, std::pair<int, uint32_t>& out) -> Task<void> {
+          out = co_await Nop(r, res, b);
+        }(ring, round * 10 + i, big.back(), results[static_cast<size_t>(i)]));
+      }
+      co_await scope.Join();
+      for (int i = 0; i < n; i++) {
+        const auto& [res, flags] = results[static_cast<size_t>(i)];
+        if (res != round * 10 + i || static_cast<bool>(flags & IORING_CQE_F_32) != big[static_cast<size_t>(i)])
+          wrong++;
+      }
+    }
+    co_return wrong;
+  }(ring));
+  EXPECT_EQ(wrong, 0) << "CQEs handed to the wrong operation or at the wrong size";
+
+  Ring::Options all_big;
+  all_big.cqe_mixed = false;
+  auto cqe32 = Ring::Create(all_big);
+  ASSERT_TRUE(cqe32.ok()) << cqe32.status();
+  EXPECT_TRUE((*cqe32)->raw()->flags & IORING_SETUP_CQE32) << "cqe_mixed false: CQE32 as before";
+  EXPECT_FALSE((*cqe32)->raw()->flags & IORING_SETUP_CQE_MIXED);
+}
+
 TEST(Awaitables, SleepStopsOnRequest) {
   auto ring = MakeRing();
   std::stop_source stop;

@@ -332,6 +332,71 @@ TEST(RecvStream, NextTimesOutRightAfterANextThatGotData) {
   EXPECT_EQ(ring->in_flight(), 0u);
 }
 
+// TryNext takes what is already queued, never waits, and leaves the end of
+// the stream to Next(): the gathering an echo server does (wait for one
+// buffer, take the rest, one sendmsg).
+TEST(RecvStream, TryNextTakesOnlyWhatIsQueuedAndLeavesTheEndToNext) {
+  auto ring = MakeRing();
+  RxPool::Options o = TinyPbufOptions(false, 64);
+  o.buffer_size = 1024;  // 16 KiB arrive in at least 16 buffers
+  auto pool = RxPool::Create(*ring, o);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  auto pair = testsupport::MakeTcpPair();
+  std::vector<uint8_t> data(16384);
+  testsupport::SeededStream(11).Fill(data.data(), data.size());
+  ASSERT_EQ(write(pair.client.get(), data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  struct Outcome {
+    size_t bytes = 0, tried = 0, taken = 0;
+    long first_bad = -1;
+    bool empty_after_drain = false, eof_left_to_next = false, next_saw_eof = false;
+    absl::Status error;
+  };
+  Outcome r = ring->Run([](Ring& ring, RxPool& pool, int server, int client) -> Task<Outcome> {
+    Outcome r;
+    testsupport::SeededStream expect(11);
+    auto stream = pool.Stream(server);
+    if (!stream.ok()) {
+      r.error = stream.status();
+      co_return r;
+    }
+    auto take = [&](const RxBuffer& b) {
+      long bad = expect.Verify(reinterpret_cast<const uint8_t*>(b.span().data()), b.size());
+      if (bad >= 0 && r.first_bad < 0) r.first_bad = static_cast<long>(r.bytes) + bad;
+      r.bytes += b.size();
+    };
+    while (r.bytes < 16384) {
+      absl::StatusOr<RxBuffer> b = co_await stream->Next();
+      if (!b.ok() || b->empty()) {
+        r.error = b.ok() ? absl::OutOfRangeError("early EOF") : b.status();
+        co_return r;
+      }
+      take(*b);
+      // Let the rest of the stream's completions be handled, then gather.
+      (void)co_await zcnet::Sleep(ring, absl::Milliseconds(20));
+      for (std::optional<RxBuffer> more; (more = stream->TryNext());) {
+        take(*more);
+        r.taken++;
+      }
+      r.tried++;
+    }
+    r.empty_after_drain = !stream->TryNext().has_value();
+    shutdown(client, SHUT_WR);
+    (void)co_await zcnet::Sleep(ring, absl::Milliseconds(20));
+    r.eof_left_to_next = !stream->TryNext().has_value();
+    absl::StatusOr<RxBuffer> end = co_await stream->Next(OpOptions{{}, absl::Seconds(5)});
+    r.next_saw_eof = end.ok() && end->empty();
+    co_return r;
+  }(*ring, **pool, pair.server.get(), pair.client.get()));
+  ASSERT_TRUE(r.error.ok()) << r.error;
+  EXPECT_EQ(r.bytes, 16384u);
+  EXPECT_EQ(r.first_bad, -1) << "bytes out of order or wrong";
+  EXPECT_GT(r.taken, 0u) << "TryNext took nothing of " << r.tried << " gathers";
+  EXPECT_TRUE(r.empty_after_drain) << "TryNext made up a buffer";
+  EXPECT_TRUE(r.eof_left_to_next) << "TryNext reported the end of the stream";
+  EXPECT_TRUE(r.next_saw_eof) << "Next() did not report the end after TryNext";
+  ring->Drain();
+}
+
 TEST(RecvStream, NextStopsOnRequest) {
   auto ring = MakeRing();
   auto pool = RxPool::Create(*ring, PbufOptions(true, true));

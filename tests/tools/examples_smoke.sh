@@ -148,6 +148,26 @@ grep -q 'Terminated: stopping' "$server_log" || { cat "$server_log"; fail "echo 
 rm -f "$server_log"
 grep -q 'errors 0' <<<"$out" || fail "echo client saw errors"
 
+# The echo server's sends, gathered (the default) and one buffer each,
+# under bench/echo-load: one write per message, pipelined, and every echoed
+# byte checked against the stream sent (a gathered send that reordered,
+# dropped or repeated a buffer fails it). And echo-compare's bad input.
+for send in gather one; do
+	"$ex/zcnet-echo" server --port "$((port + 9))" --send "$send" --seconds 60 >/dev/null 2>&1 &
+	server=$!
+	wait_listening "$((port + 9))" || fail "echo server --send $send never listened"
+	out=$("$build/bench/echo-load" --port "$((port + 9))" --connections 16 --depth 16 \
+		--size 100 --seconds 1 --warmup-ms 100 --server-pid "$server") ||
+		{ kill "$server"; fail "echo-load against --send $send: $out"; }
+	kill -TERM "$server"; wait "$server" || true
+	echo "echo --send $send: $out"
+	grep -q 'errors 0' <<<"$out" || fail "echo --send $send: echo-load saw wrong bytes"
+	grep -q 'server CPU [0-9.]* us/request' <<<"$out" || fail "echo-load did not read the server's CPU"
+done
+refuses 2 "--send wants gather or one, got 'all'" zcnet-echo server --send all
+refuses 2 "--depth wants an integer 1..256, got '0'" echo-load --port 1 --depth 0
+refuses 1 "connect 127.0.0.1:1: Connection refused" echo-load --port 1 --seconds 1
+
 # Sink: SendZc to itself, every byte verified.
 out=$("$ex/zcnet-sink" --self 64M --verify)
 echo "$out"

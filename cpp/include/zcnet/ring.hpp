@@ -54,8 +54,14 @@ class Ring {
     unsigned flags = 0;
     bool sqpoll = false;
     unsigned sqpoll_idle_ms = 50;
-    // 32-byte CQEs (needed for zcrx receive).
+    // CQEs big enough for zcrx receive (32 bytes). With cqe_mixed, where the
+    // kernel has IORING_SETUP_CQE_MIXED (Linux 6.18+), only the CQEs that
+    // need it are 32 bytes and every other is 16, half the completion
+    // queue's memory traffic; on older kernels, or with cqe_mixed false,
+    // every CQE is 32 bytes (IORING_SETUP_CQE32). cqe32 false: 16 bytes
+    // always, and zcrx is unavailable on this ring.
     bool cqe32 = true;
+    bool cqe_mixed = true;
   };
 
   // Create sets up an io_uring of its own. Errors name the flags refused.
@@ -157,7 +163,7 @@ class Ring {
   std::unique_ptr<io_uring> own_;
   bool owning_;
   bool closing_ = false;
-  size_t cqe_bytes_ = sizeof(io_uring_cqe);
+  size_t cqe_bytes_ = sizeof(io_uring_cqe);  // every CQE's (CQE32: 32); mixed: 0
   size_t in_flight_ = 0;
   size_t resources_ = 0;
   uint64_t enter_calls_ = 0;

@@ -240,6 +240,11 @@ class RecvStream {
   // DeadlineExceeded when @options.timeout passes first, DataLoss when a
   // completion cannot be decoded (the receive is then cancelled).
   detail::StreamNextAwaiter<detail::RxStreamState> Next(OpOptions options = {});
+  // TryNext yields a buffer already received and queued, without waiting or
+  // submitting anything; nullopt when none is (end of stream and errors are
+  // Next()'s to report). With Next() it gathers what arrived together: wait
+  // for one buffer, take the rest, send them in one sendmsg (Socket::Writev).
+  std::optional<RxBuffer> TryNext();
 
   // Buffers this stream holds: received, queued or handed out, not released.
   uint32_t held() const;

@@ -34,6 +34,7 @@ struct uringx_probe {
 	bool setup_defer_taskrun;	/* with SINGLE_ISSUER, as the kernel requires */
 	bool setup_single_issuer;
 	bool setup_cqe32;
+	bool setup_cqe_mixed;		/* 16-byte CQEs, 32 only where needed (6.18) */
 
 	/* Provided-buffer rings. */
 	bool recv_bundle;		/* IORING_FEAT_RECVSEND_BUNDLE */

@@ -10,8 +10,9 @@
  * header/data split).
  *
  * The ring must be created with IORING_SETUP_DEFER_TASKRUN |
- * IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_CQE32, and registration needs
- * CAP_NET_ADMIN.
+ * IORING_SETUP_SINGLE_ISSUER and 32-byte zcrx CQEs: IORING_SETUP_CQE32, or
+ * IORING_SETUP_CQE_MIXED (Linux 6.18+: only the CQEs that need it are 32
+ * bytes). Registration needs CAP_NET_ADMIN.
  */
 #ifndef URINGX_ZCRX_H
 #define URINGX_ZCRX_H
