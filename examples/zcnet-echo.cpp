@@ -55,12 +55,15 @@ struct Options {
   double seconds = 5;  // client: test length; server: lifetime when given
   bool seconds_given = false;
   bool gather = true;  // server --send: gather what arrived together into one send
+  zcnet::Ring::Options ring;  // --cqe, --ring-fd, --wait-batch, --wait-usec
 };
 
 [[noreturn]] void Usage(int code) {
   std::fprintf(code ? stderr : stdout,
                "usage: zcnet-echo server [--port P | --address A] [--rx auto|pbuf] [--buffers N] "
                "[--buffer-size B] [--send gather|one] [--seconds S]\n"
+               "                         [--cqe mixed|32] [--ring-fd registered|plain]\n"
+               "                         [--wait-batch N --wait-usec U]\n"
                "       zcnet-echo client --port P | --address A [--connections N] [--size B] "
                "[--depth D] [--seconds S]\n"
                "--address: 127.0.0.1:P, [::1]:P or unix:/path (unix:@name: abstract); default\n"
@@ -69,7 +72,10 @@ struct Options {
                "ring), and a load client that keeps D messages in flight per connection and\n"
                "prints requests/s and latency. Server --seconds: exit after S seconds (0: never).\n"
                "Server --send: gather (default) echoes every buffer that arrived together in one\n"
-               "sendmsg; one sends each buffer on its own.\n");
+               "sendmsg; one sends each buffer on its own. The ring's knobs (zcnet::Ring::Options):\n"
+               "--cqe mixed (default; 32-byte CQEs only where needed) or 32 (every CQE),\n"
+               "--ring-fd registered (default) or plain, --wait-batch N --wait-usec U: wait for N\n"
+               "completions or U microseconds with at least one (default 1, 0: no batching).\n");
   std::exit(code);
 }
 
@@ -269,6 +275,8 @@ int main(int argc, char** argv) {
       {"connections", required_argument, nullptr, 'c'}, {"size", required_argument, nullptr, 's'},
       {"depth", required_argument, nullptr, 'd'},       {"seconds", required_argument, nullptr, 't'},
       {"send", required_argument, nullptr, 'S'},
+      {"cqe", required_argument, nullptr, 'C'},         {"ring-fd", required_argument, nullptr, 'R'},
+      {"wait-batch", required_argument, nullptr, 'W'},  {"wait-usec", required_argument, nullptr, 'U'},
       {"help", no_argument, nullptr, 'h'},              {nullptr, 0, nullptr, 0}};
   optind = 2;
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
@@ -319,6 +327,28 @@ int main(int argc, char** argv) {
           return 2;
         }
         break;
+      case 'C':
+        if (!std::strcmp(optarg, "mixed")) o.ring.cqe_mixed = true;
+        else if (!std::strcmp(optarg, "32")) o.ring.cqe_mixed = false;
+        else {
+          std::fprintf(stderr, "zcnet-echo: --cqe wants mixed or 32, got '%s'\n", optarg);
+          return 2;
+        }
+        break;
+      case 'R':
+        if (!std::strcmp(optarg, "registered")) o.ring.register_ring_fd = true;
+        else if (!std::strcmp(optarg, "plain")) o.ring.register_ring_fd = false;
+        else {
+          std::fprintf(stderr, "zcnet-echo: --ring-fd wants registered or plain, got '%s'\n", optarg);
+          return 2;
+        }
+        break;
+      case 'W':
+        if (!examples::ParseUint(me, "--wait-batch", optarg, 1, 4096, &o.ring.wait_batch)) return 2;
+        break;
+      case 'U':
+        if (!examples::ParseUint(me, "--wait-usec", optarg, 0, 1000000, &o.ring.wait_min_usec)) return 2;
+        break;
       case 'h': Usage(0);
       default: Usage(2);
     }
@@ -345,7 +375,7 @@ int main(int argc, char** argv) {
     }
     if (o.seconds_given && o.seconds > 0) alarm(static_cast<unsigned>(o.seconds));
   }
-  zcnet::Ring::Options ro;
+  zcnet::Ring::Options ro = o.ring;
   ro.entries = 4096;
   auto ring = Ring::Create(ro);
   if (!ring.ok()) {

@@ -2,13 +2,17 @@
 // zcnet-bench: the zcnet C++20 coroutine layer serving the same sockets as
 // the C strategies, on the best mechanism RxPool finds (zcrx on a NIC queue
 // when one is named, else the provided-buffer ring with bundles). One
-// coroutine per connection: co_await Next() for a buffer, verify or echo it
-// with co_await Send(), drop it to return the memory.
+// coroutine per connection: co_await Next() for a buffer and TryNext() for
+// what arrived with it, verify them or echo them in one gathered send
+// (Writev: sendmsg), drop them to return the memory.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "bench.h"
 #include "zcnet/net/socket.hpp"
@@ -21,6 +25,9 @@ namespace {
 
 using zcnet::RxPool;
 using zcnet::Task;
+
+// The most received buffers one echo send gathers.
+constexpr size_t kMaxGather = 64;
 
 struct ConnCounters {
   uint64_t recv_cqes = 0;
@@ -35,6 +42,8 @@ Task<void> ServeConn(RxPool& pool, zcnet::Socket socket, int idx, server_run* ru
     co_return;
   }
   uint64_t offset = 0;
+  std::vector<zcnet::RxBuffer> batch;
+  std::vector<iovec> iov;
   for (;;) {
     absl::StatusOr<zcnet::RxBuffer> b = co_await stream->Next();
     if (!b.ok()) {
@@ -42,22 +51,45 @@ Task<void> ServeConn(RxPool& pool, zcnet::Socket socket, int idx, server_run* ru
       break;
     }
     if (b->empty()) break;  // end of stream
-    const auto* data = reinterpret_cast<const uint8_t*>(b->data());
-    if (run->mode == SERVE_SINK &&
-        !pattern_check(conn_stream_base(run->first_conn + idx) + offset, data, b->size()))
-      run->bad_bytes += b->size();
-    offset += b->size();
-    run->bytes += b->size();
-    if (run->mode != SERVE_ECHO) continue;
-    for (absl::Span<const std::byte> rest = b->span(); !rest.empty();) {
-      absl::StatusOr<size_t> n = co_await socket.Send(rest);
-      counters->sends++;
-      if (!n.ok()) {
-        if (!run->error) run->error = -EPIPE;
-        co_return;
-      }
-      rest.remove_prefix(*n);
+    batch.push_back(*std::move(b));
+    while (batch.size() < kMaxGather) {
+      std::optional<zcnet::RxBuffer> more = stream->TryNext();
+      if (!more) break;
+      batch.push_back(*std::move(more));
     }
+    iov.clear();
+    for (const zcnet::RxBuffer& x : batch) {
+      const auto* data = reinterpret_cast<const uint8_t*>(x.data());
+      if (run->mode == SERVE_SINK &&
+          !pattern_check(conn_stream_base(run->first_conn + idx) + offset, data, x.size()))
+        run->bad_bytes += x.size();
+      offset += x.size();
+      run->bytes += x.size();
+      iov.push_back({const_cast<uint8_t*>(data), x.size()});
+    }
+    if (run->mode == SERVE_ECHO) {
+      for (size_t first = 0; first < iov.size();) {
+        absl::StatusOr<size_t> n;
+        if (iov.size() - first == 1)  // one buffer: a plain send
+          n = co_await socket.Send(absl::MakeConstSpan(
+              static_cast<const std::byte*>(iov[first].iov_base), iov[first].iov_len));
+        else
+          n = co_await socket.Writev(absl::MakeConstSpan(iov).subspan(first));
+        counters->sends++;
+        if (!n.ok()) {
+          if (!run->error) run->error = -EPIPE;
+          co_return;
+        }
+        for (size_t left = *n; left;) {  // a short send: resume inside the vector
+          size_t step = std::min(left, iov[first].iov_len);
+          iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + step;
+          iov[first].iov_len -= step;
+          left -= step;
+          if (!iov[first].iov_len) first++;
+        }
+      }
+    }
+    batch.clear();  // the buffers go back to the pool
   }
   counters->recv_cqes += stream->cqes();
 }

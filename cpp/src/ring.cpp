@@ -7,6 +7,8 @@
 #include <cstring>
 #include <new>
 
+#include <absl/strings/str_cat.h>
+
 #include "zcnet/status.hpp"
 
 namespace zcnet {
@@ -132,6 +134,11 @@ void Wakeup::OnCqe(Operation* op, const io_uring_cqe* cqe) {
 }
 
 absl::StatusOr<std::unique_ptr<Ring>> Ring::Create(const Options& options) {
+  const bool batched_wait = options.wait_batch > 1 || options.wait_min_usec;
+  if (batched_wait && (options.wait_batch < 2 || !options.wait_min_usec))
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Ring::Options wait_batch = ", options.wait_batch, ", wait_min_usec = ",
+        options.wait_min_usec, ": a batched wait needs both, a batch of 2 or more and a time bound"));
   auto ring = std::make_unique<io_uring>();
   io_uring_params params{};
   params.flags = options.flags;
@@ -159,9 +166,35 @@ absl::StatusOr<std::unique_ptr<Ring>> Ring::Create(const Options& options) {
                   options.entries, params.flags);
     return ErrnoStatus(what, ret);
   }
+  if (batched_wait && !(ring->features & IORING_FEAT_MIN_TIMEOUT)) {
+    io_uring_queue_exit(ring.get());
+    return absl::UnimplementedError(
+        "Ring::Options wait_batch/wait_min_usec: the kernel lacks IORING_FEAT_MIN_TIMEOUT "
+        "(batched waits with a minimum timeout, Linux 6.12+)");
+  }
+  if (options.napi_busy_poll_usec) {
+    io_uring_napi napi{};
+    napi.busy_poll_to = options.napi_busy_poll_usec;
+    napi.prefer_busy_poll = options.napi_prefer_busy_poll ? 1 : 0;
+    if (int r = io_uring_register_napi(ring.get(), &napi); r < 0) {
+      io_uring_queue_exit(ring.get());
+      return ErrnoStatus(absl::StrCat("Ring::Options napi_busy_poll_usec = ",
+                                      options.napi_busy_poll_usec,
+                                      ": IORING_REGISTER_NAPI (NAPI busy polling, Linux 6.9+)"),
+                         r);
+    }
+  }
   auto self = std::unique_ptr<Ring>(new Ring(ring.get(), true));
+  self->napi_ = options.napi_busy_poll_usec != 0;
   if (ring->flags & IORING_SETUP_CQE32) self->cqe_bytes_ = 2 * sizeof(io_uring_cqe);
   if (ring->flags & IORING_SETUP_CQE_MIXED) self->cqe_bytes_ = 0;  // per CQE
+  if (batched_wait) {
+    self->wait_batch_ = options.wait_batch;
+    self->wait_min_usec_ = options.wait_min_usec;
+  }
+  // One registration per ring; liburing unregisters it in io_uring_queue_exit.
+  if (options.register_ring_fd && !options.sqpoll && io_uring_register_ring_fd(ring.get()) == 1)
+    self->ring_fd_registered_ = true;
   self->own_ = std::move(ring);
   return self;
 }
@@ -281,13 +314,29 @@ void Ring::DispatchReaped() {
 }
 
 void Ring::RunOnce() {
-  int ret = io_uring_submit_and_wait(ring_, reaped_head_ < reaped_.size() ? 0 : 1);
+  const bool pending = reaped_head_ < reaped_.size();
+  int ret;
+  if (wait_batch_ > 1 && !pending && busy_) {
+    // Until wait_batch_ CQEs, or wait_min_usec_ with at least one. The
+    // kernel takes the minimum only with an overall timeout: an hour (the
+    // loop goes round on -ETIME).
+    io_uring_cqe* cqe;
+    __kernel_timespec hour{.tv_sec = 3600, .tv_nsec = 0};
+    ret = io_uring_submit_and_wait_min_timeout(ring_, &cqe, wait_batch_, &hour, wait_min_usec_,
+                                               nullptr);
+  } else {
+    ret = io_uring_submit_and_wait(ring_, pending ? 0 : 1);
+  }
   enter_calls_++;
   if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EBUSY) {
     std::fprintf(stderr, "zcnet: io_uring_submit_and_wait: %s\n", strerror(-ret));
     std::abort();
   }
+  const size_t before = reaped_.size();
   Reap();
+  // Batched waits engage while passes find company: a lone completion per
+  // pass (a ping-pong) never waits for a batch that will not come.
+  busy_ = reaped_.size() - before >= 2;
   DispatchReaped();
 }
 

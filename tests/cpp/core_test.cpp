@@ -9,6 +9,8 @@
 #include <zcnet/when_all.hpp>
 
 #include <random>
+#include <chrono>
+#include <thread>
 #include <stdexcept>
 #include <vector>
 
@@ -414,6 +416,109 @@ TEST(Ring, MixedCompletionQueueHandsEveryCqeToItsOperationAtItsSize) {
   ASSERT_TRUE(cqe32.ok()) << cqe32.status();
   EXPECT_TRUE((*cqe32)->raw()->flags & IORING_SETUP_CQE32) << "cqe_mixed false: CQE32 as before";
   EXPECT_FALSE((*cqe32)->raw()->flags & IORING_SETUP_CQE_MIXED);
+}
+
+// The ring descriptor is registered by default (io_uring_enter skips the
+// file lookup); a batched wait bounds its wait by the minimum timeout, and
+// refuses half a configuration by name.
+TEST(Ring, RegisteredDescriptorAndBatchedWaits) {
+  auto plain = MakeRing();
+  EXPECT_TRUE(plain->ring_fd_registered()) << "kernel 5.18+ registers ring descriptors";
+  EXPECT_NE(plain->raw()->enter_ring_fd, plain->raw()->ring_fd);
+  Ring::Options unregistered;
+  unregistered.register_ring_fd = false;
+  auto u = Ring::Create(unregistered);
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_FALSE((*u)->ring_fd_registered());
+  EXPECT_EQ((*u)->raw()->enter_ring_fd, (*u)->raw()->ring_fd);
+
+  Ring::Options half;
+  half.wait_batch = 8;
+  auto refused = Ring::Create(half);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(refused.status().message()).find("wait_batch = 8, wait_min_usec = 0"),
+            std::string::npos)
+      << refused.status();
+  half.wait_batch = 1;
+  half.wait_min_usec = 100;
+  EXPECT_EQ(Ring::Create(half).status().code(), absl::StatusCode::kInvalidArgument);
+
+  Ring::Options batched;
+  batched.wait_batch = 8;
+  batched.wait_min_usec = 200000;
+  auto made = Ring::Create(batched);
+  ASSERT_TRUE(made.ok()) << made.status();
+  Ring& ring = **made;
+  // Two NOPs complete in the first pass (a busy one), then eight receives
+  // whose bytes arrive 1 ms apart: one batch of eight, not a wakeup each.
+  // (Not timers: the kernel wakes a waiter at every IORING_OP_TIMEOUT
+  // completion, whatever the batch.)
+  std::vector<testsupport::TcpPair> pairs;
+  for (int i = 0; i < 8; i++) pairs.push_back(testsupport::MakeTcpPair());
+  const uint64_t enters_before = ring.enter_calls();
+  std::thread writer([&pairs] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the receives are armed
+    for (auto& p : pairs) {
+      EXPECT_EQ(write(p.client.get(), "x", 1), 1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  int got = ring.Run([](Ring& ring, std::vector<testsupport::TcpPair>& pairs) -> Task<int> {
+    int got = 0;
+    Scope scope;
+    for (int i = 0; i < 2; i++)
+      scope.Spawn([](Ring& r) -> Task<void> { (void)co_await Nop(r, 0, false); }(ring));
+    for (auto& p : pairs)
+      scope.Spawn([](Ring& r, int fd, int& got) -> Task<void> {
+        char c;
+        auto n = co_await Socket(r, fd).Recv(absl::MakeSpan(reinterpret_cast<std::byte*>(&c), 1));
+        if (n.ok() && *n == 1) got++;
+      }(ring, p.server.Release(), got));  // the Socket closes it
+    co_await scope.Join();
+    co_return got;
+  }(ring, pairs));
+  writer.join();
+  EXPECT_EQ(got, 8);
+  EXPECT_LE(ring.enter_calls() - enters_before, 4u) << "eight completions 1 ms apart, batched";
+  // After a pass with a single completion the ring is not busy: a lone
+  // receive is not held back for a batch (200 ms here) that will not come.
+  ring.Run([](Ring& ring) -> Task<void> { (void)co_await Nop(ring, 0, false); }(ring));
+  auto lone = testsupport::MakeTcpPair();
+  std::thread late([&lone] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    EXPECT_EQ(write(lone.client.get(), "y", 1), 1);
+  });
+  auto start = absl::Now();
+  int n = ring.Run([](Ring& ring, int fd) -> Task<int> {
+    char c;
+    auto r = co_await Socket(ring, fd).Recv(absl::MakeSpan(reinterpret_cast<std::byte*>(&c), 1));
+    co_return r.ok() ? static_cast<int>(*r) : -1;
+  }(ring, lone.server.Release()));
+  late.join();
+  EXPECT_EQ(n, 1);
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(150)) << "a lone completion waited for a batch";
+}
+
+// NAPI busy polling registers with the ring (6.9+) and leaves it working;
+// on loopback there is no NAPI queue to poll, so only correctness is checked
+// here: a receive still completes.
+TEST(Ring, NapiBusyPollingRegistersAndTheRingStillWorks) {
+  Ring::Options o;
+  o.napi_busy_poll_usec = 50;
+  o.napi_prefer_busy_poll = true;
+  auto made = Ring::Create(o);
+  ASSERT_TRUE(made.ok()) << made.status();
+  Ring& ring = **made;
+  EXPECT_TRUE(ring.napi_busy_polling());
+  EXPECT_FALSE(MakeRing()->napi_busy_polling()) << "off by default";
+  auto pair = testsupport::MakeTcpPair();
+  ASSERT_EQ(write(pair.client.get(), "napi", 4), 4);
+  std::string got = ring.Run([](Ring& ring, int fd) -> Task<std::string> {
+    char buf[8] = {};
+    auto n = co_await Socket(ring, fd).Recv(absl::MakeSpan(reinterpret_cast<std::byte*>(buf), 4));
+    co_return n.ok() ? std::string(buf, *n) : n.status().ToString();
+  }(ring, pair.server.Release()));
+  EXPECT_EQ(got, "napi");
 }
 
 TEST(Awaitables, SleepStopsOnRequest) {

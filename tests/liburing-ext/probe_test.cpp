@@ -30,6 +30,8 @@ TEST(Probe, ReportsTheKernelsIoUringFeatures) {
     EXPECT_TRUE(p.recv_bundle);
     EXPECT_TRUE(p.pbuf_ring_inc);
   }
+  // IORING_SETUP_CQE_MIXED came in 6.18.
+  EXPECT_EQ(p.setup_cqe_mixed, AtLeast(6, 18));
 }
 
 TEST(Probe, NodevModeMatchesTheKernel) {

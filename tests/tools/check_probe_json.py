@@ -33,6 +33,8 @@ def main():
     major, minor = (int(x) for x in platform.release().split(".")[:2])
     if (major, minor) >= (6, 15) and not doc["opcodes"]["recv_zc"]:
         fail("RECV_ZC reported absent on a kernel that has it")
+    if doc["setup_flags"]["cqe_mixed"] != ((major, minor) >= (6, 18)):
+        fail(f"cqe_mixed {doc['setup_flags']['cqe_mixed']} on {platform.release()}")
     dev = doc["zcrx"]["device"]
     if dev["usable"]:
         fail("zcrx reported usable on lo")

@@ -62,6 +62,29 @@ class Ring {
     // always, and zcrx is unavailable on this ring.
     bool cqe32 = true;
     bool cqe_mixed = true;
+    // Registers the ring's descriptor with the kernel (io_uring_register_ring_fd)
+    // so every io_uring_enter skips the file table lookup. Per thread: done for
+    // SINGLE_ISSUER rings (not sqpoll), which one thread creates and drives
+    // anyway; where the kernel refuses (before 5.18, or 16 rings registered by
+    // the thread already) the ring works as without it.
+    bool register_ring_fd = true;
+    // Batched waits: after a pass that found 2 or more CQEs, RunOnce waits
+    // until @wait_batch CQEs are ready or @wait_min_usec has passed with at
+    // least one (IORING_FEAT_MIN_TIMEOUT, Linux 6.12+); after a pass with one
+    // it waits for one, so a lone request/response is not held back. Fewer
+    // wakeups and io_uring_enter calls per completion when many connections
+    // trickle, at up to @wait_min_usec of latency; off by default (1, 0).
+    // Create fails naming the feature where the kernel lacks it.
+    unsigned wait_batch = 1;
+    unsigned wait_min_usec = 0;
+    // NAPI busy polling (IORING_REGISTER_NAPI, Linux 6.9+): a waiting ring
+    // polls the NIC queues of its sockets for up to @napi_busy_poll_usec
+    // instead of sleeping for the interrupt, trading CPU for latency; with
+    // @napi_prefer_busy_poll the queues' interrupts stay masked while it
+    // polls. Only sockets on a NIC with NAPI gain (not loopback). Off (0) by
+    // default; Create fails naming the registration where the kernel refuses.
+    unsigned napi_busy_poll_usec = 0;
+    bool napi_prefer_busy_poll = false;
   };
 
   // Create sets up an io_uring of its own. Errors name the flags refused.
@@ -146,6 +169,10 @@ class Ring {
   void ReleaseBufferSlot(uint16_t index);
   // io_uring_enter calls made by Run/Drain (for benchmarks).
   uint64_t enter_calls() const { return enter_calls_; }
+  // Whether io_uring_enter goes through the registered ring descriptor.
+  bool ring_fd_registered() const { return ring_fd_registered_; }
+  // Whether NAPI busy polling is registered (Options::napi_busy_poll_usec).
+  bool napi_busy_polling() const { return napi_; }
 
  private:
   Ring(io_uring* ring, bool owning) : ring_(ring), owning_(owning) {}
@@ -164,6 +191,11 @@ class Ring {
   bool owning_;
   bool closing_ = false;
   size_t cqe_bytes_ = sizeof(io_uring_cqe);  // every CQE's (CQE32: 32); mixed: 0
+  bool ring_fd_registered_ = false;
+  bool napi_ = false;
+  unsigned wait_batch_ = 1;
+  unsigned wait_min_usec_ = 0;
+  bool busy_ = false;  // the last pass reaped 2+ CQEs: batched waits engage
   size_t in_flight_ = 0;
   size_t resources_ = 0;
   uint64_t enter_calls_ = 0;
