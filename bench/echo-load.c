@@ -165,7 +165,7 @@ int main(int argc, char **argv)
 	double start, open_at, close_at, cpu0 = -1, cpu1 = -1;
 	bool measuring = false;
 	struct conn *conns;
-	int opt, one = 1;
+	int opt, one = 1, rc = 1;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
@@ -189,6 +189,10 @@ int main(int argc, char **argv)
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	epfd = epoll_create1(0);
 	conns = calloc((size_t)nconns, sizeof(*conns));
+	if (!conns)
+		return 1;
+	for (int i = 0; i < nconns; i++)
+		conns[i].fd = -1;
 	for (int i = 0; i < nconns; i++) {
 		struct conn *c = &conns[i];
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
@@ -197,7 +201,7 @@ int main(int argc, char **argv)
 		c->fd = socket(AF_INET, SOCK_STREAM, 0);
 		if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&addr, sizeof(addr))) {
 			fprintf(stderr, "echo-load: connect 127.0.0.1:%ld: %s\n", port, strerror(errno));
-			return 1;
+			goto out;
 		}
 		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
@@ -210,7 +214,7 @@ int main(int argc, char **argv)
 		conns[i].issued = depth;
 		if (!write_due(&conns[i])) {
 			fprintf(stderr, "echo-load: connection %d: write: %s\n", i, strerror(errno));
-			return 1;
+			goto out;
 		}
 	}
 	for (;;) {
@@ -229,7 +233,7 @@ int main(int argc, char **argv)
 		n = epoll_wait(epfd, events, 256, 100);
 		if (n < 0 && errno != EINTR) {
 			fprintf(stderr, "echo-load: epoll_wait: %s\n", strerror(errno));
-			return 1;
+			goto out;
 		}
 		for (int i = 0; i < n; i++) {
 			struct conn *c = events[i].data.ptr;
@@ -241,7 +245,7 @@ int main(int argc, char **argv)
 					fprintf(stderr, "echo-load: connection %d lost after %llu bytes%s\n",
 						c->id, (unsigned long long)c->received,
 						errors ? " (wrong bytes)" : "");
-					return 1;
+					goto out;
 				}
 			}
 			done += (uint64_t)k;
@@ -254,7 +258,7 @@ int main(int argc, char **argv)
 			if (!write_due(c)) {
 				fprintf(stderr, "echo-load: connection %d: write: %s\n", c->id,
 					strerror(errno));
-				return 1;
+				goto out;
 			}
 		}
 	}
@@ -264,5 +268,12 @@ int main(int argc, char **argv)
 		printf(", server CPU %.3f us/request (%.2f s of %ld)", (cpu1 - cpu0) * 1e6 /
 		       (double)window_done, cpu1 - cpu0, seconds);
 	printf(", errors %llu\n", (unsigned long long)errors);
-	return errors ? 1 : 0;
+	rc = errors ? 1 : 0;
+out:
+	for (int i = 0; i < nconns; i++)
+		if (conns[i].fd >= 0)
+			close(conns[i].fd);
+	free(conns);
+	close(epfd);
+	return rc;
 }

@@ -112,13 +112,7 @@ Task<void> Echo(RxPool& pool, Socket s, const std::stop_token& stop, bool gather
       for (size_t first = 0; first < iov.size();) {
         absl::StatusOr<size_t> n = co_await s.Writev(absl::MakeConstSpan(iov).subspan(first));
         if (!n.ok()) co_return;
-        for (size_t left = *n; left;) {  // a short send: resume inside the vector
-          size_t step = std::min(left, iov[first].iov_len);
-          iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + step;
-          iov[first].iov_len -= step;
-          left -= step;
-          if (!iov[first].iov_len) first++;
-        }
+        first = zcnet::ConsumeSent(absl::MakeSpan(iov), first, *n);  // short: resume inside
       }
     }
     batch.clear();  // the buffers go back to the pool

@@ -80,13 +80,7 @@ Task<void> ServeConn(RxPool& pool, zcnet::Socket socket, int idx, server_run* ru
           if (!run->error) run->error = -EPIPE;
           co_return;
         }
-        for (size_t left = *n; left;) {  // a short send: resume inside the vector
-          size_t step = std::min(left, iov[first].iov_len);
-          iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + step;
-          iov[first].iov_len -= step;
-          left -= step;
-          if (!iov[first].iov_len) first++;
-        }
+        first = zcnet::ConsumeSent(absl::MakeSpan(iov), first, *n);  // short: resume inside
       }
     }
     batch.clear();  // the buffers go back to the pool

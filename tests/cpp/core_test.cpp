@@ -521,6 +521,21 @@ TEST(Ring, NapiBusyPollingRegistersAndTheRingStillWorks) {
   EXPECT_EQ(got, "napi");
 }
 
+// After a short gathered send: the vectors sent whole are skipped, the one
+// sent in part trimmed, nothing read past the end.
+TEST(Awaitables, ConsumeSentResumesInsideTheVector) {
+  char a[4], b[6], c[3];
+  iovec iov[3] = {{a, 4}, {b, 6}, {c, 3}};
+  EXPECT_EQ(zcnet::ConsumeSent(absl::MakeSpan(iov), 0, 0), 0u);
+  EXPECT_EQ(zcnet::ConsumeSent(absl::MakeSpan(iov), 0, 6), 1u) << "a whole, 2 bytes of b";
+  EXPECT_EQ(iov[1].iov_base, b + 2);
+  EXPECT_EQ(iov[1].iov_len, 4u);
+  EXPECT_EQ(zcnet::ConsumeSent(absl::MakeSpan(iov), 1, 4), 2u) << "the rest of b exactly";
+  EXPECT_EQ(iov[2].iov_len, 3u);
+  EXPECT_EQ(zcnet::ConsumeSent(absl::MakeSpan(iov), 2, 3), 3u) << "all sent";
+  EXPECT_EQ(zcnet::ConsumeSent(absl::MakeSpan(iov), 3, 5), 3u) << "more than was there: stops at the end";
+}
+
 TEST(Awaitables, SleepStopsOnRequest) {
   auto ring = MakeRing();
   std::stop_source stop;

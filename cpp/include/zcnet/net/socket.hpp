@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <utility>
 #include <vector>
@@ -111,6 +112,7 @@ class Socket {
   }
 
   // Gather send (sendmsg): @iov must stay valid until the co_await returns.
+  // After a short send, ConsumeSent() says where to resume.
   auto Writev(absl::Span<const iovec> iov, OpOptions options = {}) {
     // The msghdr lives in the awaitable: the kernel reads it at submission.
     struct Prep {
@@ -149,6 +151,20 @@ class Socket {
   Ring* ring_ = nullptr;
   int fd_ = -1;
 };
+
+// ConsumeSent accounts @sent bytes of a gathered send from @iov[@first...]:
+// skips the vectors sent whole, trims the one sent in part, and returns the
+// index of the first vector with bytes left (iov.size() when all went).
+inline size_t ConsumeSent(absl::Span<iovec> iov, size_t first, size_t sent) {
+  while (sent && first < iov.size()) {
+    size_t step = std::min(sent, iov[first].iov_len);
+    iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + step;
+    iov[first].iov_len -= step;
+    sent -= step;
+    if (!iov[first].iov_len) first++;
+  }
+  return first;
+}
 
 class Listener;
 namespace detail {
