@@ -82,6 +82,8 @@ grep -q 'run interleaved, trial by trial' <<<"$out" || fail "no interleaving not
 grep -qE '^  pingpong +1 conn +64 B d1 +zcnet +[0-9.]+x mean [0-9.]+x \[[0-9.]+-[0-9.]+\] \+-[0-9.]+ % over [0-9]+ trials: (lower latency|higher latency|a tie|undecided)' <<<"$out" ||
 	fail "no verdict for zcnet: $out"
 grep -qE '^  (rpc|stream)' <<<"$out" && fail "--cells ran more than the named cell: $out"
+trials=$(sed -nE 's/^  pingpong .* zcnet .* over ([0-9]+) trials.*/\1/p' <<<"$out" | head -1)
+[ "${trials:-0}" -ge 6 ] || fail "a verdict from ${trials:-no} rounds (at least 6): $out"
 echo "zcnet-bench verdict: $(grep -E '^  pingpong' <<<"$out")"
 
 # The same echo over IPv6 loopback and an abstract Unix socket.
