@@ -188,14 +188,34 @@ wait_listening $((port + 1)) || fail "receiver never listened"
 	--connections 1 >/dev/null &
 proxy=$!
 wait_listening $((port + 2)) || fail "proxy never listened"
-"$ex/uringx-stream" --connect "127.0.0.1:$((port + 2))" --bytes 32M >/dev/null || fail "proxy sender"
-wait "$receiver" || { cat "$recv_log"; fail "receiver behind the proxy"; }
-wait "$proxy" || fail "proxy exit status"
+# A stall says where it is: the three processes and their sockets.
+proxy_stalled() {
+	ps -o pid,stat,wchan:24,args -p "$proxy,$receiver" 2>/dev/null || true
+	ss -tnpi "( sport = :$((port + 1)) or dport = :$((port + 1)) or sport = :$((port + 2)) or dport = :$((port + 2)) )" || true
+	kill "$proxy" "$receiver" 2>/dev/null
+	cat "$recv_log"
+	fail "$1"
+}
+# wait_for PID SECONDS: the process's exit status, or 124 when it runs on.
+wait_for() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$1" 2>/dev/null || { wait "$1"; return; }
+		sleep 0.1
+	done
+	return 124
+}
+timeout 60 "$ex/uringx-stream" --connect "127.0.0.1:$((port + 2))" --bytes 32M >/dev/null ||
+	proxy_stalled "proxy sender failed or stalled for 60 s"
+rc=0; wait_for "$receiver" 60 || rc=$?
+[ "$rc" = 0 ] || proxy_stalled "receiver behind the proxy: exit $rc (124: still running after 60 s)"
+rc=0; wait_for "$proxy" 60 || rc=$?
+[ "$rc" = 0 ] || proxy_stalled "proxy exit status $rc (124: still running after 60 s)"
 grep -q 'every byte matched' "$recv_log" || fail "stream through the proxy not verified"
 echo "proxy: 32 MiB verified end to end"
 
 # An application's own loop hosting zcnet.
-out=$("$ex/existing-loop" --round-trips 2000)
+out=$(timeout 60 "$ex/existing-loop" --round-trips 2000) || fail "existing-loop: exit $? (124: stalled 60 s): $out"
 echo "$out"
 grep -q '2000 of 2000' <<<"$out" || fail "existing-loop round trips"
 echo "examples_smoke: ok"
