@@ -27,6 +27,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/sockios.h>
+#include <linux/capability.h>
+#include <linux/genetlink.h>
+#include <linux/netdev.h>
+#include <linux/netlink.h>
+#include <linux/udmabuf.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -959,6 +967,276 @@ static void test_vectored(const char *ifname, uint16_t port)
 	io_uring_queue_exit(&ring);
 }
 
+/* Sends a genetlink request and copies its reply's attribute @want to @out;
+ * -errno: the kernel's error, or -ENOENT without the attribute. */
+static int genl_call(int nl, struct nlmsghdr *req, uint16_t want, void *out, size_t out_len)
+{
+	char reply[4096] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct nlmsghdr *n = (struct nlmsghdr *)reply;
+	ssize_t got;
+
+	if (send(nl, req, req->nlmsg_len, 0) < 0)
+		return -errno;
+	got = recv(nl, reply, sizeof(reply), 0);
+	if (got < 0)
+		return -errno;
+	for (; NLMSG_OK(n, (size_t)got); n = NLMSG_NEXT(n, got)) {
+		struct nlattr *a;
+		int left;
+
+		if (n->nlmsg_type == NLMSG_ERROR) {
+			int err = ((struct nlmsgerr *)NLMSG_DATA(n))->error;
+
+			return err ? err : -ENOENT;
+		}
+		a = (struct nlattr *)((char *)NLMSG_DATA(n) + GENL_HDRLEN);
+		left = (int)n->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+		for (; left >= (int)sizeof(*a) && a->nla_len >= sizeof(*a) && a->nla_len <= left;
+		     left -= NLA_ALIGN(a->nla_len),
+		     a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len)))
+			if ((a->nla_type & NLA_TYPE_MASK) == want &&
+			    (size_t)(a->nla_len - NLA_HDRLEN) >= out_len) {
+				memcpy(out, (char *)a + NLA_HDRLEN, out_len);
+				return 0;
+			}
+	}
+	return -ENOENT;
+}
+
+struct genl_req {
+	struct nlmsghdr n;
+	struct genlmsghdr g;
+	char attrs[128];
+};
+
+static void genl_put(struct genl_req *r, uint16_t type, const void *data, uint16_t len)
+{
+	struct nlattr *a = (struct nlattr *)((char *)r + NLMSG_ALIGN(r->n.nlmsg_len));
+
+	a->nla_type = type;
+	a->nla_len = (uint16_t)(NLA_HDRLEN + len);
+	memcpy((char *)a + NLA_HDRLEN, data, len);
+	r->n.nlmsg_len = NLMSG_ALIGN(r->n.nlmsg_len) + NLA_ALIGN(a->nla_len);
+}
+
+static void genl_start(struct genl_req *r, uint16_t family, uint8_t cmd)
+{
+	memset(r, 0, sizeof(*r));
+	r->n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
+	r->n.nlmsg_type = family;
+	r->n.nlmsg_flags = NLM_F_REQUEST;
+	r->g.cmd = cmd;
+	r->g.version = 1;
+}
+
+/* NETDEV_CMD_BIND_TX of @dmabuf_fd to @ifindex, the way a socket user binds
+ * (ncdevmem's `netdev bind-tx`): the binding's id, or -errno. It lives as
+ * long as @nl stays open. */
+static int netlink_bind_tx(int nl, unsigned int ifindex, int dmabuf_fd)
+{
+	struct genl_req r;
+	uint16_t family;
+	uint32_t id, fd = (uint32_t)dmabuf_fd;
+	int ret;
+
+	genl_start(&r, GENL_ID_CTRL, CTRL_CMD_GETFAMILY);
+	genl_put(&r, CTRL_ATTR_FAMILY_NAME, NETDEV_FAMILY_NAME, sizeof(NETDEV_FAMILY_NAME));
+	ret = genl_call(nl, &r.n, CTRL_ATTR_FAMILY_ID, &family, sizeof(family));
+	if (ret)
+		return ret;
+	genl_start(&r, family, NETDEV_CMD_BIND_TX);
+	genl_put(&r, NETDEV_A_DMABUF_IFINDEX, &ifindex, sizeof(ifindex));
+	genl_put(&r, NETDEV_A_DMABUF_FD, &fd, sizeof(fd));
+	ret = genl_call(nl, &r.n, NETDEV_A_DMABUF_ID, &id, sizeof(id));
+	return ret ? ret : (int)id;
+}
+
+/* A udmabuf over @len bytes of a sealed memfd, its CPU view in *@base. */
+static int make_udmabuf(size_t len, uint8_t **base)
+{
+	struct udmabuf_create create = { .flags = UDMABUF_FLAGS_CLOEXEC, .size = len };
+	int memfd = memfd_create("nictx-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int dev, fd;
+
+	if (memfd < 0 || ftruncate(memfd, (off_t)len) ||
+	    fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK))
+		return -errno;
+	*base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (*base == MAP_FAILED) {
+		*base = NULL;
+		return -errno;
+	}
+	dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		return -errno;
+	create.memfd = (uint32_t)memfd;
+	fd = ioctl(dev, UDMABUF_CREATE, &create);
+	fd = fd < 0 ? -errno : fd;
+	close(dev);
+	close(memfd);
+	return fd;
+}
+
+/* CAP_IPC_LOCK in this thread's effective set: io_uring charges pinned
+ * memory to RLIMIT_MEMLOCK for rings created without it. */
+static int ipc_lock_effective(bool on)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return -errno;
+	if (on)
+		d[0].effective |= 1u << CAP_IPC_LOCK;
+	else
+		d[0].effective &= ~(1u << CAP_IPC_LOCK);
+	return syscall(SYS_capset, &h, d) ? -errno : 0;
+}
+
+/* Kernel patch 17: a SENDMSG_ZC naming a socket user's own TX binding
+ * (SCM_DEVMEM_DMABUF) is not charged to RLIMIT_MEMLOCK, since it pins
+ * nothing; an ordinary SENDMSG_ZC still is; a control message changed
+ * between prep and issue so that it no longer names the binding cannot
+ * make the send pin user pages uncharged. The ring is created without
+ * CAP_IPC_LOCK, and the limit is 64 pages. */
+static void test_user_binding_memlock(const char *ifname, uint16_t port)
+{
+	const size_t pool_len = 4u << 20, send_off = 4096, send_len = 1u << 20;
+	/* Both a user address and an offset inside the dma-buf. */
+	const uintptr_t low = 0x100000;
+	const size_t low_len = 64u << 10;
+	char control[CMSG_SPACE(sizeof(uint32_t))] = { 0 };
+	struct cmsghdr *cm = (struct cmsghdr *)control;
+	struct io_uring_params params = { .flags = IORING_SETUP_SINGLE_ISSUER |
+						   IORING_SETUP_DEFER_TASKRUN };
+	struct rlimit old_limit, limit;
+	struct sink sink = { 0 };
+	struct io_uring ring;
+	struct io_uring_sqe *sqe;
+	struct msghdr msg;
+	struct iovec iov;
+	uint8_t *pool = NULL, *low_map, *user_buf;
+	int nl = -1, dmabuf = -1, id, fd = -1, ret, res;
+	bool copied = true;
+	size_t i, bad = SIZE_MAX;
+	uint32_t binding;
+
+	dmabuf = make_udmabuf(pool_len, &pool);
+	if (dmabuf < 0) {
+		CHECK(0, "a 4 MiB udmabuf: %s", uringx_strerror(dmabuf));
+		return;
+	}
+	for (i = 0; i < pool_len; i++)
+		pool[i] = vec_byte(i);
+	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	id = netlink_bind_tx(nl, if_nametoindex(ifname), dmabuf);
+	CHECK(id > 0, "NETDEV_CMD_BIND_TX of the udmabuf to %s: %s", ifname,
+	      id > 0 ? "ok" : uringx_strerror(id));
+	if (id <= 0)
+		goto out;
+	binding = (uint32_t)id;
+	low_map = mmap((void *)low, low_len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	CHECK(low_map == (void *)low, "user memory mapped at %#lx (also a dma-buf offset): %s",
+	      (unsigned long)low, low_map == (void *)low ? "ok" : strerror(errno));
+	if (low_map != (void *)low)
+		goto out;
+	memset(low_map, 0xee, low_len);
+
+	ret = ipc_lock_effective(false);
+	CHECK(ret == 0, "CAP_IPC_LOCK dropped for the ring's creation: %s",
+	      ret ? uringx_strerror(ret) : "ok");
+	ret = io_uring_queue_init_params(16, &ring, &params);
+	ipc_lock_effective(true);
+	if (ret) {
+		CHECK(0, "ring: %s", uringx_strerror(ret));
+		goto out_low;
+	}
+	getrlimit(RLIMIT_MEMLOCK, &old_limit);
+	limit = (struct rlimit){ .rlim_cur = 64 * 4096, .rlim_max = old_limit.rlim_max };
+	setrlimit(RLIMIT_MEMLOCK, &limit);
+
+	sink.cap = send_len + low_len + 1;
+	sink.buf = malloc(sink.cap);
+	sink.lfd = listen_in_peer(peer_addr, port);
+	if (sink.lfd < 0 || pthread_create(&sink.thread, NULL, sink_main, &sink)) {
+		CHECK(0, "the verifying peer: %s", uringx_strerror(sink.lfd));
+		goto out_ring;
+	}
+	fd = connect_peer(port);
+
+	/* 1 MiB of the dma-buf, 258 pages were it charged. */
+	cm->cmsg_len = CMSG_LEN(sizeof(uint32_t));
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_DEVMEM_DMABUF;
+	memcpy(CMSG_DATA(cm), &binding, sizeof(binding));
+	iov = (struct iovec){ (void *)send_off, send_len };
+	msg = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+			       .msg_controllen = sizeof(control) };
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_sendmsg_zc(sqe, fd, &msg, MSG_WAITALL);
+	sqe->ioprio |= IORING_SEND_ZC_REPORT_USAGE;
+	sqe->user_data = 0;
+	res = complete_one(&ring, &copied);
+	CHECK(res == (int)send_len && !copied,
+	      "SENDMSG_ZC of 1 MiB from binding %u under a 64-page RLIMIT_MEMLOCK: %s, %s",
+	      binding, res < 0 ? uringx_strerror(res) : "sent",
+	      copied ? "reported copied" : "zero-copy");
+
+	/* The same length from user memory is still charged. */
+	user_buf = malloc(send_len);
+	memset(user_buf, 0x55, send_len);
+	iov = (struct iovec){ user_buf, send_len };
+	msg = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1 };
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_sendmsg_zc(sqe, fd, &msg, 0);
+	sqe->user_data = 0;
+	res = complete_one(&ring, NULL);
+	CHECK(res == -ENOMEM, "SENDMSG_ZC of 1 MiB of user memory under the same limit: %s "
+	      "(want ENOMEM, charged as before)", uringx_strerror(res));
+	free(user_buf);
+
+	/* Named at prep, gone at issue: the deferred issue must not pin
+	 * the user memory that the iovec now means (16 pages, under the
+	 * limit, had it been charged). */
+	iov = (struct iovec){ (void *)low, low_len };
+	msg = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+			       .msg_controllen = sizeof(control) };
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_sendmsg_zc(sqe, fd, &msg, 0);
+	sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+	sqe->user_data = 0;
+	ret = io_uring_submit(&ring);
+	cm->cmsg_level = SOL_IP;
+	res = complete_one(&ring, NULL);
+	CHECK(ret == 1 && res == -EFAULT,
+	      "binding named at prep, not at issue: %d, %s (want EFAULT, nothing pinned)", res,
+	      res < 0 ? uringx_strerror(res) : "bytes sent from pinned user memory");
+
+	close(fd);
+	pthread_join(sink.thread, NULL);
+	close(sink.lfd);
+	for (i = 0; i < sink.got && i < send_len; i++)
+		if (sink.buf[i] != vec_byte(send_off + i)) {
+			bad = i;
+			break;
+		}
+	CHECK(sink.got == send_len && bad == SIZE_MAX,
+	      "the peer received %zu bytes (want the %zu of the dma-buf, nothing else)%s",
+	      sink.got, send_len, bad == SIZE_MAX ? "" : ", NOT the dma-buf's bytes");
+	free(sink.buf);
+out_ring:
+	setrlimit(RLIMIT_MEMLOCK, &old_limit);
+	io_uring_queue_exit(&ring);
+out_low:
+	munmap((void *)low, low_len);
+out:
+	close(nl);
+	close(dmabuf);
+	if (pool && pool != MAP_FAILED)
+		munmap(pool, pool_len);
+}
+
 static void test_clear_in_flight(const char *ifname, struct peer *peer, uint16_t port)
 {
 	struct uringx_nictx pool;
@@ -1126,6 +1404,7 @@ int main(int argc, char **argv)
 	test_registration(argv[1]);
 	test_refusals(argv[1]);
 	test_vectored(argv[1], 7310);
+	test_user_binding_memlock(argv[1], 7320);
 	if (argc == 6)
 		test_route_via_veth(argv[1], argv[5]);
 	test_clear_in_flight(argv[1], &peer, 7300);
