@@ -55,7 +55,7 @@ struct Options {
   double seconds = 5;  // client: test length; server: lifetime when given
   bool seconds_given = false;
   bool gather = true;  // server --send: gather what arrived together into one send
-  zcnet::Ring::Options ring;  // --cqe, --ring-fd, --wait-batch, --wait-usec
+  zcnet::Ring::Options ring;  // --cqe, --ring-fd, --wait-batch, --wait-usec, --cq-entries
 };
 
 [[noreturn]] void Usage(int code) {
@@ -63,7 +63,7 @@ struct Options {
                "usage: zcnet-echo server [--port P | --address A] [--rx auto|pbuf] [--buffers N] "
                "[--buffer-size B] [--send gather|one] [--seconds S]\n"
                "                         [--cqe mixed|32] [--ring-fd registered|plain]\n"
-               "                         [--wait-batch N --wait-usec U]\n"
+               "                         [--wait-batch N --wait-usec U] [--cq-entries N]\n"
                "       zcnet-echo client --port P | --address A [--connections N] [--size B] "
                "[--depth D] [--seconds S]\n"
                "--address: 127.0.0.1:P, [::1]:P or unix:/path (unix:@name: abstract); default\n"
@@ -75,7 +75,8 @@ struct Options {
                "sendmsg; one sends each buffer on its own. The ring's knobs (zcnet::Ring::Options):\n"
                "--cqe mixed (default; 32-byte CQEs only where needed) or 32 (every CQE),\n"
                "--ring-fd registered (default) or plain, --wait-batch N --wait-usec U: wait for N\n"
-               "completions or U microseconds with at least one (default 1, 0: no batching).\n");
+               "completions or U microseconds with at least one (default 1, 0: no batching),\n"
+               "--cq-entries N: the completion queue's size (default: twice the ring's entries).\n");
   std::exit(code);
 }
 
@@ -271,6 +272,7 @@ int main(int argc, char** argv) {
       {"send", required_argument, nullptr, 'S'},
       {"cqe", required_argument, nullptr, 'C'},         {"ring-fd", required_argument, nullptr, 'R'},
       {"wait-batch", required_argument, nullptr, 'W'},  {"wait-usec", required_argument, nullptr, 'U'},
+      {"cq-entries", required_argument, nullptr, 'Q'},
       {"help", no_argument, nullptr, 'h'},              {nullptr, 0, nullptr, 0}};
   optind = 2;
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
@@ -342,6 +344,9 @@ int main(int argc, char** argv) {
         break;
       case 'U':
         if (!examples::ParseUint(me, "--wait-usec", optarg, 0, 1000000, &o.ring.wait_min_usec)) return 2;
+        break;
+      case 'Q':
+        if (!examples::ParseUint(me, "--cq-entries", optarg, 1, 65536, &o.ring.cq_entries)) return 2;
         break;
       case 'h': Usage(0);
       default: Usage(2);

@@ -65,6 +65,8 @@ enum serve_mode {
 
 /* Not reported by the kernel for this mechanism. */
 #define RX_COPIED_UNKNOWN UINT64_MAX
+/* server_run.syscalls of a strategy that cannot count them (Boost.Asio). */
+#define SYSCALLS_UNKNOWN UINT64_MAX
 
 struct server_run {
 	/* in */
@@ -121,6 +123,8 @@ const struct uringx_probe *kernel_probe(void);
 /* zcnet_server.cpp: the C++20 coroutine layer on its best mechanism. */
 int zcnet_serve(struct server_run *run);
 const char *zcnet_unavailable(const struct server_run *cfg, char *why, size_t len);
+/* asio_server.cpp: Boost.Asio's coroutines on its io_uring backend. */
+int asio_serve(struct server_run *run);
 
 /* Stream senders (senders.c): how the load side writes. */
 enum send_kind {

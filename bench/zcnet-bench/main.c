@@ -185,7 +185,10 @@ static void group_join(struct server_group *g)
 		const struct server_run *r = &g->st[i].run;
 
 		m->bytes += r->bytes;
-		m->syscalls += r->syscalls;
+		if (m->syscalls == SYSCALLS_UNKNOWN || r->syscalls == SYSCALLS_UNKNOWN)
+			m->syscalls = SYSCALLS_UNKNOWN;
+		else
+			m->syscalls += r->syscalls;
 		m->cqes += r->cqes;
 		m->bad_bytes += r->bad_bytes;
 		m->cpu_ns += r->cpu_ns;
@@ -301,6 +304,8 @@ static void stream_trial(const struct rx_strategy *s, enum send_kind kind, int n
 	t->sender_cpu = (double)sr.cpu_ns / 1e9 / gb;
 	/* Syscalls of the side the row is about: receiver, or sender for stream-tx. */
 	t->syscalls = (double)(sender_row ? sr.syscalls : g.run.syscalls) / (gb * 1e3);
+	if (!sender_row && g.run.syscalls == SYSCALLS_UNKNOWN)
+		t->syscalls = -1;
 	t->cqes_per_mb = g.run.cqes ? (double)g.run.cqes / (gb * 1e3) : -1;
 	t->rx_copied = g.run.rx_copied == RX_COPIED_UNKNOWN ? -1 : (int64_t)g.run.rx_copied;
 	t->rx_out_of_buffers = g.run.rx_out_of_buffers;
@@ -362,7 +367,8 @@ static void echo_trial(const struct rx_strategy *s, int n, uint32_t size, uint32
 	if (served) {
 		t->server_cpu = (double)g.run.cpu_ns / 1e3 / (double)served;
 		t->process_cpu = (double)(p1 - p0) / 1e3 / (double)served;
-		t->syscalls = (double)g.run.syscalls / (double)served;
+		t->syscalls = g.run.syscalls == SYSCALLS_UNKNOWN ? -1 :
+			      (double)g.run.syscalls / (double)served;
 		t->cqes_per_mb = g.run.cqes ? (double)g.run.cqes / ((double)g.run.bytes / 1e6) : -1;
 	}
 	t->rx_copied = g.run.rx_copied == RX_COPIED_UNKNOWN ? -1 : (int64_t)g.run.rx_copied;

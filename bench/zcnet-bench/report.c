@@ -58,6 +58,16 @@ static void fmt_cqes(char *buf, size_t len, double v)
 		snprintf(buf, len, "%.1f", v);
 }
 
+/* Syscalls per unit with @decimals, or '-' when the strategy cannot count
+ * them (Boost.Asio's ring is private). */
+static void fmt_syscalls(char *buf, size_t len, double v, int decimals)
+{
+	if (v < 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.*f", decimals, v);
+}
+
 static const char *strategy_reason(const char *name, const char *const *strategies,
 				   const char *const *strategy_reasons, int nr_strategies)
 {
@@ -75,7 +85,7 @@ static void print_skip(FILE *out, const struct row *r)
 void report_table(FILE *out, const struct header *h, const struct row *rows, int n,
 		  const char *const *strategies, const char *const *strategy_reasons, int nr_strategies)
 {
-	char ratio[24], copied[32], zc[48], cqes[24], maps[24];
+	char ratio[24], copied[32], zc[48], cqes[24], maps[24], sys[24];
 
 	fprintf(out, "\nzcnet-bench: kernel %s, %s, %d CPUs (%s), liburing %s, %s build, %s%s\n",
 		h->kernel, h->cpu_model, h->cpus, h->pinning, h->liburing, h->build, h->date,
@@ -146,10 +156,11 @@ void report_table(FILE *out, const struct header *h, const struct row *rows, int
 			switch (w) {
 			case WL_STREAM:
 				fmt_copied(copied, sizeof(copied), r->rx_copied);
-				fprintf(out, "  %-12s %5d %7.2f [%5.2f-%5.2f] %*s %8.3f %8.3f %9.1f "
+				fmt_syscalls(sys, sizeof(sys), r->syscalls, 1);
+				fprintf(out, "  %-12s %5d %7.2f [%5.2f-%5.2f] %*s %8.3f %8.3f %9s "
 					"%8s %10s  %s\n", r->strategy, r->conns, r->value.median,
 					r->value.min, r->value.max, 10, ratio, r->server_cpu,
-					r->process_cpu, r->syscalls, cqes, copied, r->detail);
+					r->process_cpu, sys, cqes, copied, r->detail);
 				break;
 			case WL_STREAM_TX:
 				if (r->tx_zc_bytes >= 0)
@@ -167,24 +178,25 @@ void report_table(FILE *out, const struct header *h, const struct row *rows, int
 					10, ratio, r->sender_cpu, r->process_cpu, r->syscalls, maps, zc);
 				break;
 			case WL_RPC:
+				fmt_syscalls(sys, sizeof(sys), r->syscalls, 2);
 				fprintf(out, "  %-12s %5d %5u %5u %7.0fk [%5.0fk-%5.0fk] %*s %8.2f "
-					"%8.2f %9.2f %8s\n", r->strategy, r->conns, r->msg_size,
+					"%8.2f %9s %8s\n", r->strategy, r->conns, r->msg_size,
 					r->depth, r->value.median / 1e3, r->value.min / 1e3,
 					r->value.max / 1e3, 10, ratio, r->server_cpu,
-					r->process_cpu,
-					r->syscalls, cqes);
+					r->process_cpu, sys, cqes);
 				break;
 			default:
-				fprintf(out, "  %-12s %5u %7.1f [%5.1f-%6.1f] %8.1f %8.1f %*s %9.2f\n",
+				fmt_syscalls(sys, sizeof(sys), r->syscalls, 2);
+				fprintf(out, "  %-12s %5u %7.1f [%5.1f-%6.1f] %8.1f %8.1f %*s %9s\n",
 					r->strategy, r->msg_size, r->value.median, r->value.min,
-					r->value.max, r->p99_us, r->p999_us, 10, ratio,
-					r->syscalls);
+					r->value.max, r->p99_us, r->p999_us, 10, ratio, sys);
 				break;
 			}
 		}
 	}
 	fprintf(out, "\nrx copied: bytes the kernel reports copying on receive (zcrx only; "
-		"every other mechanism copies all). CQEs/MB '-': no io_uring.\n");
+		"every other mechanism copies all). CQEs/MB '-': no io_uring, or "
+		"Boost.Asio's private ring (syscalls '-' too).\n");
 }
 
 static void json_str(FILE *f, const char *s)

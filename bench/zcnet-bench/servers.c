@@ -769,6 +769,8 @@ const struct rx_strategy rx_strategies[] = {
 	  need_zcrx, serve_zcrx },
 	{ "zcnet", "zcnet C++20 coroutines (RxPool/RecvStream) on the best mechanism",
 	  zcnet_unavailable, zcnet_serve },
+	{ "asio", "Boost.Asio C++20 coroutines on its io_uring backend (the C++ peer)",
+	  always, asio_serve },
 };
 const int nr_rx_strategies = (int)(sizeof(rx_strategies) / sizeof(rx_strategies[0]));
 

@@ -139,9 +139,17 @@ absl::StatusOr<std::unique_ptr<Ring>> Ring::Create(const Options& options) {
     return absl::InvalidArgumentError(absl::StrCat(
         "Ring::Options wait_batch = ", options.wait_batch, ", wait_min_usec = ",
         options.wait_min_usec, ": a batched wait needs both, a batch of 2 or more and a time bound"));
+  if (options.cq_entries && (options.cq_entries < options.entries || options.cq_entries > 65536))
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Ring::Options cq_entries = ", options.cq_entries, ": the completion queue takes from ",
+        "entries (", options.entries, ") to 65536 CQEs"));
   auto ring = std::make_unique<io_uring>();
   io_uring_params params{};
   params.flags = options.flags;
+  if (options.cq_entries) {
+    params.flags |= IORING_SETUP_CQSIZE;
+    params.cq_entries = options.cq_entries;
+  }
   if (options.sqpoll) {
     params.flags |= IORING_SETUP_SQPOLL;
     params.sq_thread_idle = options.sqpoll_idle_ms;

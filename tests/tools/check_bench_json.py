@@ -97,6 +97,9 @@ def main():
                 fail(f"{where}: ran without verified data")
             if r["median"] <= 0 or not 0 < r["min"] <= r["median"] <= r["max"]:
                 fail(f"{where}: bad spread {r['min']} {r['median']} {r['max']}")
+            # Every strategy counts its syscalls but Boost.Asio (private ring: -1).
+            if (r["syscalls"] < 0) != (r["strategy"] == "asio" and r["workload"] != "stream-tx"):
+                fail(f"{where}: syscalls {r['syscalls']}")
             if r["trials"] != args.trials:
                 fail(f"{where}: {r['trials']} trials, not {args.trials}")
             if r["ratio_vs_baseline"] <= 0:

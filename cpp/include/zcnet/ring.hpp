@@ -50,6 +50,12 @@ class Ring {
 
   struct Options {
     unsigned entries = 256;
+    // Completion queue size (IORING_SETUP_CQSIZE; the kernel rounds it up to
+    // a power of two). 0: the kernel's default, twice @entries. Multishot
+    // receives and accepts post many CQEs per SQE: a larger CQ keeps a busy
+    // pass from overflowing into the kernel's backlog list. Create refuses
+    // fewer than @entries or more than 65536 (InvalidArgument).
+    unsigned cq_entries = 0;
     // Extra io_uring_setup flags; SINGLE_ISSUER|DEFER_TASKRUN unless sqpoll.
     unsigned flags = 0;
     bool sqpoll = false;
