@@ -267,7 +267,8 @@ int main(int argc, char **argv)
 	if (cpu0 >= 0 && cpu1 >= 0 && window_done)
 		printf(", server CPU %.3f us/request (%.2f s of %ld)", (cpu1 - cpu0) * 1e6 /
 		       (double)window_done, cpu1 - cpu0, seconds);
-	printf(", errors %llu\n", (unsigned long long)errors);
+	printf(", errors %llu, %llu round trips in all\n", (unsigned long long)errors,
+	       (unsigned long long)done);
 	rc = errors ? 1 : 0;
 out:
 	for (int i = 0; i < nconns; i++)

@@ -55,6 +55,7 @@ struct Options {
   double seconds = 5;  // client: test length; server: lifetime when given
   bool seconds_given = false;
   bool gather = true;  // server --send: gather what arrived together into one send
+  unsigned deadline_ms = 0;  // server --deadline-ms: every receive wait and send, 0: none
   zcnet::Ring::Options ring;  // --cqe, --ring-fd, --wait-batch, --wait-usec, --cq-entries
 };
 
@@ -64,6 +65,7 @@ struct Options {
                "[--buffer-size B] [--send gather|one] [--seconds S]\n"
                "                         [--cqe mixed|32] [--ring-fd registered|plain]\n"
                "                         [--wait-batch N --wait-usec U] [--cq-entries N]\n"
+               "                         [--deadline-ms MS [--deadlines queue|per-op]]\n"
                "       zcnet-echo client --port P | --address A [--connections N] [--size B] "
                "[--depth D] [--seconds S]\n"
                "--address: 127.0.0.1:P, [::1]:P or unix:/path (unix:@name: abstract); default\n"
@@ -76,20 +78,29 @@ struct Options {
                "--cqe mixed (default; 32-byte CQEs only where needed) or 32 (every CQE),\n"
                "--ring-fd registered (default) or plain, --wait-batch N --wait-usec U: wait for N\n"
                "completions or U microseconds with at least one (default 1, 0: no batching),\n"
-               "--cq-entries N: the completion queue's size (default: twice the ring's entries).\n");
+               "--cq-entries N: the completion queue's size (default: twice the ring's entries).\n"
+               "--deadline-ms MS: a deadline on every receive wait and send (a connection idle\n"
+               "that long is closed), on the ring's one timer (--deadlines queue, the default)\n"
+               "or a kernel timer per operation (per-op).\n");
   std::exit(code);
 }
 
 // The most buffers one gathered send takes (the kernel's UIO_MAXIOV is 1024).
 constexpr size_t kMaxGather = 64;
 
-Task<void> Echo(RxPool& pool, Socket s, const std::stop_token& stop, bool gather) {
+Task<void> Echo(RxPool& pool, Socket s, const std::stop_token& stop, bool gather,
+                unsigned deadline_ms) {
+  // A deadline on every wait and send, as an RPC server has: a connection
+  // idle (or not draining) for that long is closed.
+  std::optional<absl::Duration> deadline;
+  if (deadline_ms) deadline = absl::Milliseconds(deadline_ms);
+  const zcnet::OpOptions send_options{nullptr, deadline};
   auto stream = pool.Stream(s.fd());
   if (!stream.ok()) co_return;
   std::vector<zcnet::RxBuffer> batch;
   std::vector<iovec> iov;
   for (;;) {
-    absl::StatusOr<zcnet::RxBuffer> b = co_await stream->Next(zcnet::OpOptions{&stop, {}});
+    absl::StatusOr<zcnet::RxBuffer> b = co_await stream->Next(zcnet::OpOptions{&stop, deadline});
     if (!b.ok() || b->empty()) co_return;
     // Whatever else arrived with it goes out in the same send: one sendmsg,
     // one segment train and one completion instead of one per buffer.
@@ -102,7 +113,7 @@ Task<void> Echo(RxPool& pool, Socket s, const std::stop_token& stop, bool gather
     if (batch.size() == 1) {
       // Send awaitables directly: no coroutine frame per message on this path.
       for (absl::Span<const std::byte> rest = batch[0].span(); !rest.empty();) {
-        absl::StatusOr<size_t> n = co_await s.Send(rest);
+        absl::StatusOr<size_t> n = co_await s.Send(rest, send_options);
         if (!n.ok()) co_return;
         rest.remove_prefix(*n);
       }
@@ -111,7 +122,8 @@ Task<void> Echo(RxPool& pool, Socket s, const std::stop_token& stop, bool gather
       for (const zcnet::RxBuffer& x : batch)
         iov.push_back({const_cast<std::byte*>(x.span().data()), x.span().size()});
       for (size_t first = 0; first < iov.size();) {
-        absl::StatusOr<size_t> n = co_await s.Writev(absl::MakeConstSpan(iov).subspan(first));
+        absl::StatusOr<size_t> n =
+            co_await s.Writev(absl::MakeConstSpan(iov).subspan(first), send_options);
         if (!n.ok()) co_return;
         first = zcnet::ConsumeSent(absl::MakeSpan(iov), first, *n);  // short: resume inside
       }
@@ -179,10 +191,18 @@ Task<int> Serve(Ring& ring, const Options& o, int signal_fd) {
       }
       break;
     }
-    scope.Spawn(Echo(**pool, std::move(*s), token, o.gather));
+    scope.Spawn(Echo(**pool, std::move(*s), token, o.gather, o.deadline_ms));
   }
   stop.request_stop();
   co_await scope.Join();
+  // What the ring did, for benchmarks (bench/results/echo-compare).
+  std::fprintf(stderr,
+               "zcnet-echo server: %llu io_uring_enter, %llu CQEs, deadline timer %llu SQEs "
+               "%llu CQEs\n",
+               static_cast<unsigned long long>(ring.enter_calls()),
+               static_cast<unsigned long long>(ring.cqes_handled()),
+               static_cast<unsigned long long>(ring.deadline_timer_sqes()),
+               static_cast<unsigned long long>(ring.deadline_timer_fires()));
   co_return rc;
 }
 
@@ -273,6 +293,7 @@ int main(int argc, char** argv) {
       {"cqe", required_argument, nullptr, 'C'},         {"ring-fd", required_argument, nullptr, 'R'},
       {"wait-batch", required_argument, nullptr, 'W'},  {"wait-usec", required_argument, nullptr, 'U'},
       {"cq-entries", required_argument, nullptr, 'Q'},
+      {"deadline-ms", required_argument, nullptr, 'D'}, {"deadlines", required_argument, nullptr, 'E'},
       {"help", no_argument, nullptr, 'h'},              {nullptr, 0, nullptr, 0}};
   optind = 2;
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
@@ -347,6 +368,19 @@ int main(int argc, char** argv) {
         break;
       case 'Q':
         if (!examples::ParseUint(me, "--cq-entries", optarg, 1, 65536, &o.ring.cq_entries)) return 2;
+        break;
+      case 'D':
+        if (!examples::ParseUint(me, "--deadline-ms", optarg, 1, 3600000, &o.deadline_ms)) return 2;
+        break;
+      case 'E':
+        if (!std::strcmp(optarg, "queue")) {
+          o.ring.deadline_queue = true;
+        } else if (!std::strcmp(optarg, "per-op")) {
+          o.ring.deadline_queue = false;
+        } else {
+          std::fprintf(stderr, "zcnet-echo: --deadlines wants queue or per-op, got '%s'\n", optarg);
+          return 2;
+        }
         break;
       case 'h': Usage(0);
       default: Usage(2);

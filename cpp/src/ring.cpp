@@ -1,6 +1,8 @@
 // Ring: setup, the CQE loop, draining and closing, and abandoned frames.
 #include "zcnet/ring.hpp"
 
+#include "zcnet/detail/deadline_queue.hpp"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -204,8 +206,30 @@ absl::StatusOr<std::unique_ptr<Ring>> Ring::Create(const Options& options) {
   if (options.register_ring_fd && !options.sqpoll && io_uring_register_ring_fd(ring.get()) == 1)
     self->ring_fd_registered_ = true;
   self->own_ = std::move(ring);
+  if (options.deadline_queue) self->deadlines_ = std::make_unique<detail::DeadlineQueue>(*self);
   return self;
 }
+
+uint64_t Ring::AddDeadline(absl::Duration timeout, void (*fn)(void* arg), void* arg) {
+  if (!deadlines_) return 0;
+  if (timeout < absl::ZeroDuration()) timeout = absl::ZeroDuration();
+  return deadlines_->Add(detail::DeadlineQueue::NowNs() + absl::ToInt64Nanoseconds(timeout), fn,
+                         arg);
+}
+
+void Ring::RemoveDeadline(uint64_t handle) {
+  if (deadlines_) deadlines_->Remove(handle);
+}
+
+namespace detail {
+uint64_t AddRingDeadline(Ring& ring, absl::Duration timeout, DeadlineQueue::Fn fn, void* arg) {
+  return ring.AddDeadline(timeout, fn, arg);
+}
+void RemoveRingDeadline(Ring& ring, uint64_t handle) { ring.RemoveDeadline(handle); }
+}  // namespace detail
+
+uint64_t Ring::deadline_timer_sqes() const { return deadlines_ ? deadlines_->timer_sqes() : 0; }
+uint64_t Ring::deadline_timer_fires() const { return deadlines_ ? deadlines_->timer_fires() : 0; }
 
 std::unique_ptr<Ring> Ring::Borrow(io_uring* ring) {
   return std::unique_ptr<Ring>(new Ring(ring, false));
@@ -317,6 +341,7 @@ void Ring::DispatchReaped() {
       reaped_.clear();
       reaped_head_ = 0;
     }
+    cqes_handled_++;
     Handle(std::launder(reinterpret_cast<const io_uring_cqe*>(cqe.bytes)));
   }
 }

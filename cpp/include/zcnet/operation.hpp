@@ -6,9 +6,11 @@
 // resumed directly from the CQE loop.
 //
 // Cancellation: a std::stop_token (stop requested on the ring's thread)
-// submits IORING_OP_ASYNC_CANCEL for the request; a timeout is an
-// IORING_OP_LINK_TIMEOUT linked to it. Either way the operation completes
-// with -ECANCELED (or the result it had already reached).
+// submits IORING_OP_ASYNC_CANCEL for the request; so does a timeout once it
+// passes (an entry of the owning ring's deadline queue, one kernel timer for
+// all; on a borrowed ring an IORING_OP_LINK_TIMEOUT linked to the request).
+// Either way the operation completes with -ECANCELED (or the result it had
+// already reached).
 #pragma once
 
 #include <liburing.h>
@@ -17,6 +19,7 @@
 #include <cstdint>
 #include <optional>
 #include <stop_token>
+#include <utility>
 
 #include <absl/time/time.h>
 
@@ -57,6 +60,8 @@ class Operation : public detail::Suspension {
   bool counted() const { return counted_; }
   // Asks the kernel to cancel this operation's request(s).
   void Cancel();
+  // Cancel() as a Ring deadline's callback.
+  static void CancelOnDeadline(void* op) { static_cast<Operation*>(op)->Cancel(); }
   Ring& ring() const { return *ring_; }
 
  protected:
@@ -157,13 +162,15 @@ class [[nodiscard]] IoAwaitable : public Operation {
     self->res_ = cqe->res;
     self->flags_ = cqe->flags;
     self->on_stop_.reset();
+    if (self->deadline_handle_) self->ring().RemoveDeadline(std::exchange(self->deadline_handle_, 0));
     self->ResumeWaiter();
   }
 
   OpOptions options_;
   Prep prep_;
   Result result_;
-  __kernel_timespec deadline_{};
+  __kernel_timespec deadline_{};  // a borrowed ring's linked timeout
+  uint64_t deadline_handle_ = 0;   // an owning ring's deadline queue entry
   std::optional<std::stop_callback<detail::CancelOnStop>> on_stop_;
   int res_ = 0;
   uint32_t flags_ = 0;

@@ -34,6 +34,7 @@
 
 #include <absl/status/statusor.h>
 
+#include "zcnet/detail/deadline_queue.hpp"
 #include "zcnet/operation.hpp"
 #include "zcnet/task.hpp"
 
@@ -91,6 +92,12 @@ class Ring {
     // default; Create fails naming the registration where the kernel refuses.
     unsigned napi_busy_poll_usec = 0;
     bool napi_prefer_busy_poll = false;
+    // OpOptions::timeout of every request and stream wait on the ring's one
+    // kernel timer (detail/deadline_queue.hpp; default): a deadline that is
+    // not reached costs no SQE or CQE. false: a kernel timer per operation
+    // (IORING_OP_LINK_TIMEOUT, or IORING_OP_TIMEOUT and its cancel for a
+    // stream wait), as a borrowed ring always does.
+    bool deadline_queue = true;
   };
 
   // Create sets up an io_uring of its own. Errors name the flags refused.
@@ -152,6 +159,18 @@ class Ring {
     SetOp(t, nullptr);
     AddInFlight();
   }
+  // A deadline of OpOptions::timeout (a request's, or a stream wait's) on
+  // the ring's one timer (detail/deadline_queue.hpp): @fn(@arg) runs from
+  // the CQE loop once @timeout has passed, unless RemoveDeadline(handle)
+  // came first. Owning rings only: a borrowed ring returns 0 and the caller
+  // arms a timer of its own (LinkTimeout, Wakeup), since zcnet does not see
+  // a borrowed ring's CQEs after it is gone.
+  uint64_t AddDeadline(absl::Duration timeout, void (*fn)(void* arg), void* arg);
+  void RemoveDeadline(uint64_t handle);
+  // SQEs the deadline timer took (arms and moves) and its CQEs, for tests
+  // and benchmarks; 0 on a borrowed ring.
+  uint64_t deadline_timer_sqes() const;
+  uint64_t deadline_timer_fires() const;
   // Turns the not yet submitted SQEs of @user_data into NOPs completing with
   // -ECANCELED; false if none was still in the SQ (Operation::Cancel).
   bool CancelUnsubmitted(uint64_t user_data);
@@ -173,8 +192,10 @@ class Ring {
   int ClaimFreeBufferSlot();
   bool ClaimBufferSlot(uint16_t index);
   void ReleaseBufferSlot(uint16_t index);
-  // io_uring_enter calls made by Run/Drain (for benchmarks).
+  // io_uring_enter calls made by Run/Drain, and the CQEs they handed to
+  // handlers (owning mode; for benchmarks).
   uint64_t enter_calls() const { return enter_calls_; }
+  uint64_t cqes_handled() const { return cqes_handled_; }
   // Whether io_uring_enter goes through the registered ring descriptor.
   bool ring_fd_registered() const { return ring_fd_registered_; }
   // Whether NAPI busy polling is registered (Options::napi_busy_poll_usec).
@@ -205,10 +226,12 @@ class Ring {
   size_t in_flight_ = 0;
   size_t resources_ = 0;
   uint64_t enter_calls_ = 0;
+  uint64_t cqes_handled_ = 0;
   std::vector<uint16_t> buffer_slots_;
   int sparse_table_ = 0;  // 1: zcnet registered a sparse table; -1: could not
   std::vector<ReapedCqe> reaped_;
   size_t reaped_head_ = 0;
+  std::unique_ptr<detail::DeadlineQueue> deadlines_;  // owning rings
 };
 
 template <typename T>
@@ -231,7 +254,10 @@ bool IoAwaitable<Prep, Result>::await_suspend(std::coroutine_handle<Promise> h) 
   prep_(sqe);
   Ring::SetOp(sqe, this);
   ring_->AddInFlight();
-  ring_->LinkTimeout(sqe, options_, &deadline_);
+  if (options_.timeout) {
+    deadline_handle_ = ring_->AddDeadline(*options_.timeout, &Operation::CancelOnDeadline, this);
+    if (!deadline_handle_) ring_->LinkTimeout(sqe, options_, &deadline_);
+  }
   if (options_.stop_possible()) on_stop_.emplace(*options_.stop, detail::CancelOnStop{this});
   return true;
 }

@@ -8,8 +8,8 @@
 // own descriptor and the number went to another connection.
 //
 // A consumer waits in Next(): the request is armed on the first wait, a
-// deadline is a Wakeup timer, a stop request pokes the wait from the CQE
-// loop. Abandoning a waiting frame only detaches it: the multishot request
+// deadline is an entry of the owning ring's deadline queue (a Wakeup timer
+// on a borrowed ring), a stop request pokes the wait from the CQE loop. Abandoning a waiting frame only detaches it: the multishot request
 // stays armed for the next Next(), since it writes into the stream's memory,
 // not the frame's.
 #pragma once
@@ -20,7 +20,9 @@
 #include <coroutine>
 #include <optional>
 #include <stop_token>
+#include <utility>
 
+#include "zcnet/detail/deadline_queue.hpp"
 #include "zcnet/operation.hpp"
 
 namespace zcnet {
@@ -42,6 +44,7 @@ class MultishotStream : public Operation {
     orphaned_ = true;
     derived().DropQueued();
     if (armed_) Cancel();
+    ForgetDeadline();
     timer_.Disarm();
     if (HasWaiter()) {
       stopped_ = true;
@@ -59,9 +62,14 @@ class MultishotStream : public Operation {
   void BeginWait(std::coroutine_handle<Promise> h, const OpOptions& options) {
     SetWaiter(h);
     if (!armed_ && derived().CanArm()) derived().Arm();
-    if (options.timeout) timer_.ArmTimer(*options.timeout);
+    if (options.timeout) {
+      // The ring's deadline queue (no SQE per wait); a borrowed ring: a timer.
+      deadline_ = AddRingDeadline(ring(), *options.timeout, &MultishotStream::OnDeadline, this);
+      if (!deadline_) timer_.ArmTimer(*options.timeout);
+    }
   }
   WaitEnd EndWait(bool stop_requested) {
+    ForgetDeadline();
     timer_.Disarm();
     if (stopped_ || (stop_requested && !derived().Ready())) {
       stopped_ = false;
@@ -130,14 +138,26 @@ class MultishotStream : public Operation {
     auto* s = static_cast<MultishotStream*>(self);
     s->DropWaiter();
     s->stopped_ = false;
+    s->ForgetDeadline();
     s->timer_.Disarm();
     return 0;
+  }
+  // A wait's deadline passed (the ring's deadline queue): as the timer's
+  // -ETIME. Never for an orphaned stream: Orphan() forgets the deadline.
+  static void OnDeadline(void* owner) {
+    auto* s = static_cast<MultishotStream*>(owner);
+    s->deadline_ = 0;
+    OnWakeup(owner, -ETIME);
+  }
+  void ForgetDeadline() {
+    if (deadline_) RemoveRingDeadline(ring(), std::exchange(deadline_, 0));
   }
 
   bool orphaned_ = false;
   bool stopped_ = false;
   bool timed_out_ = false;
-  Wakeup timer_;  // deadline of one Next()
+  uint64_t deadline_ = 0;  // deadline of one Next() on an owning ring
+  Wakeup timer_;           // the same on a borrowed ring
   Wakeup poke_;
 };
 
