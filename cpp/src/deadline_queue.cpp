@@ -12,7 +12,8 @@ namespace detail {
 
 DeadlineQueue::DeadlineQueue(Ring& ring) : Operation(ring, &DeadlineQueue::OnCqe) {
   // The timer never ends on its own account: it must not keep Drain() or
-  // Run() waiting; ~Ring cancels it with everything else.
+  // Run() waiting. An owning ~Ring cancels it with everything else, or, with
+  // nothing else in flight, io_uring_queue_exit() takes it down.
   counted_ = false;
 }
 
@@ -63,13 +64,13 @@ void DeadlineQueue::Remove(uint64_t handle) {
   }
 }
 
-void DeadlineQueue::Rearm() {
+void DeadlineQueue::Rearm(int64_t not_before) {
   while (!heap_.empty() && !Live(heap_.front())) {
     std::pop_heap(heap_.begin(), heap_.end(), Later{});
     heap_.pop_back();
   }
   if (heap_.empty() || ring().closing()) return;
-  const int64_t when = heap_.front().when;
+  const int64_t when = std::max(heap_.front().when, not_before);
   if (armed_ && when >= armed_when_) return;
   ts_ = __kernel_timespec{when / 1000000000, when % 1000000000};
   io_uring_sqe* sqe = ring().GetSqe();
@@ -95,28 +96,30 @@ void DeadlineQueue::OnCqe(Operation* op, const io_uring_cqe* cqe) {
   q->timer_fires_++;
   if (cqe->res == -ECANCELED || q->ring().closing()) return;  // the ring is closing
   const int64_t now = NowNs();
-  // Take the expired entries out first: the callbacks resume coroutines,
-  // which add and remove deadlines.
-  q->expired_.clear();
-  while (!q->heap_.empty() && q->heap_.front().when <= now) {
+  // Deadlines due within kSlackNs after this fire are left to one more
+  // fire then, not a fire each (adds a few microseconds apart, one pass).
+  const int64_t not_before = now + kSlackNs;
+  // One due deadline at a time, the timer armed for the rest before its
+  // callback runs: a callback resumes a coroutine, which may add and remove
+  // deadlines, drive the ring in a nested loop (whose waits the next
+  // deadlines must still end) or throw (the rest stay queued and armed).
+  for (;;) {
+    while (!q->heap_.empty() && !q->Live(q->heap_.front())) {
+      std::pop_heap(q->heap_.begin(), q->heap_.end(), Later{});
+      q->heap_.pop_back();
+    }
+    if (q->heap_.empty() || q->heap_.front().when > now) break;
     std::pop_heap(q->heap_.begin(), q->heap_.end(), Later{});
-    q->expired_.push_back(q->heap_.back());
+    const Entry e = q->heap_.back();
     q->heap_.pop_back();
-  }
-  // Swapped out: a callback's nested CQE loop may fire the timer again.
-  std::vector<Entry> expired;
-  expired.swap(q->expired_);
-  for (const Entry& e : expired) {
-    if (!q->Live(e)) continue;  // removed, possibly by an earlier callback
     Slot& s = q->slots_[e.slot];
     Fn fn = s.fn;
     void* arg = s.arg;
     q->Free(e.slot);
+    q->Rearm(not_before);
     fn(arg);
   }
-  expired.clear();
-  if (q->expired_.capacity() < expired.capacity()) q->expired_.swap(expired);
-  q->Rearm();
+  q->Rearm(not_before);
 }
 
 }  // namespace detail

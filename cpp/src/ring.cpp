@@ -213,8 +213,12 @@ absl::StatusOr<std::unique_ptr<Ring>> Ring::Create(const Options& options) {
 uint64_t Ring::AddDeadline(absl::Duration timeout, void (*fn)(void* arg), void* arg) {
   if (!deadlines_) return 0;
   if (timeout < absl::ZeroDuration()) timeout = absl::ZeroDuration();
-  return deadlines_->Add(detail::DeadlineQueue::NowNs() + absl::ToInt64Nanoseconds(timeout), fn,
-                         arg);
+  // Saturated: an infinite (or centuries-long) timeout is a deadline at
+  // INT64_MAX ns, which the kernel's timer takes as never.
+  const int64_t now = detail::DeadlineQueue::NowNs();
+  const int64_t ns = absl::ToInt64Nanoseconds(timeout);
+  const int64_t when = ns > INT64_MAX - now ? INT64_MAX : now + ns;
+  return deadlines_->Add(when, fn, arg);
 }
 
 void Ring::RemoveDeadline(uint64_t handle) {

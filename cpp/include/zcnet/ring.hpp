@@ -92,11 +92,12 @@ class Ring {
     // default; Create fails naming the registration where the kernel refuses.
     unsigned napi_busy_poll_usec = 0;
     bool napi_prefer_busy_poll = false;
-    // OpOptions::timeout of every request and stream wait on the ring's one
-    // kernel timer (detail/deadline_queue.hpp; default): a deadline that is
-    // not reached costs no SQE or CQE. false: a kernel timer per operation
-    // (IORING_OP_LINK_TIMEOUT, or IORING_OP_TIMEOUT and its cancel for a
-    // stream wait), as a borrowed ring always does.
+    // OpOptions::timeout of Socket and Listener requests and of stream waits
+    // on the ring's one kernel timer (detail/deadline_queue.hpp; default): a
+    // deadline that is not reached costs no SQE or CQE. false: a kernel
+    // timer per operation (IORING_OP_LINK_TIMEOUT, or IORING_OP_TIMEOUT and
+    // its cancel for a stream wait), as a borrowed ring always does. (TxPool
+    // sends and forwarding link a timer to each send either way.)
     bool deadline_queue = true;
   };
 

@@ -12,8 +12,9 @@
 // request completed first) marks its slot free; its heap entry is dropped
 // when it reaches the top, or when the heap is rebuilt from the live
 // entries once it holds four times as many as live. When the timer fires,
-// every expired deadline's callback runs from the CQE loop and the timer is
-// armed again for the next one. So an RPC server with a deadline on every
+// the expired deadlines' callbacks run from the CQE loop one by one, the
+// timer armed again for the rest before each (no sooner than 0.5 ms later,
+// so deadlines a few microseconds apart take one more fire, not one each). So an RPC server with a deadline on every
 // request pays one timer CQE per timeout interval, not one per request.
 #pragma once
 
@@ -68,13 +69,16 @@ class DeadlineQueue : public Operation {
   bool Live(const Entry& e) const { return slots_[e.slot].gen == e.gen; }
   void Free(uint32_t slot);
   // Drops dead entries at the top, then arms (or moves) the timer for the
-  // earliest live one if it is earlier than the armed timer.
-  void Rearm();
+  // earliest live one, or @not_before if later, unless the armed timer is
+  // earlier already.
+  void Rearm(int64_t not_before = 0);
+  // After a fire, the next one comes no sooner than this: deadlines a few
+  // microseconds apart expire together, at most this late.
+  static constexpr int64_t kSlackNs = 500 * 1000;
 
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;
   std::vector<Entry> heap_;  // std::push_heap with Later: the earliest on top
-  std::vector<Entry> expired_;
   size_t live_ = 0;
   bool armed_ = false;
   int64_t armed_when_ = 0;
