@@ -1,6 +1,7 @@
 // bench/micro: Google Benchmark microbenchmarks for the per-operation costs
 // the hot paths pay: bufpool alloc/free, buffer-ring release (refill) in
-// batches, and resuming a zcnet coroutine from a CQE.
+// batches, resuming a zcnet coroutine from a CQE, and a plain send and
+// receive of registered memory by address or on its slot.
 #include <benchmark/benchmark.h>
 #include <liburing.h>
 #include <uringx/uringx.h>
@@ -10,6 +11,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -140,5 +144,69 @@ void BM_PlainNopRoundTrip(benchmark::State& state) {
 BENCHMARK(BM_PlainNopRoundTrip);
 
 }  // namespace
+
+// A plain IORING_OP_SEND of range(0) bytes from one chunk of a registered
+// pool over TCP loopback and the IORING_OP_RECV of them into another, linked,
+// one submit per iteration: by address (range(1) 0) or naming the pool's
+// slot (1, IORING_RECVSEND_FIXED_BUF, Linux 7.x; the kernel of the VM).
+// Run with --benchmark_enable_random_interleaving for ABAB order.
+void BM_PlainSendRecv(benchmark::State& state) {
+  const size_t len = static_cast<size_t>(state.range(0));
+  const bool fixed = state.range(1) != 0;
+  OwnedRing r;
+  uint32_t flags = URINGX_BUFPOOL_NO_HUGE | (fixed ? 0u : uint32_t{URINGX_BUFPOOL_NO_FIXED_PLAIN});
+  uringx_bufpool_params params{static_cast<uint32_t>(len), 2, flags, 0};
+  uringx_bufpool* pool = nullptr;
+  if (uringx_bufpool_create(&r.ring, &params, &pool, nullptr)) {
+    state.SkipWithError("bufpool_create failed");
+    return;
+  }
+  if (fixed && !uringx_bufpool_fixed_plain(pool)) {
+    uringx_bufpool_destroy(pool);
+    state.SkipWithError("the kernel refuses IORING_RECVSEND_FIXED_BUF on plain SEND/RECV");
+    return;
+  }
+  int lfd = socket(AF_INET, SOCK_STREAM, 0), cfd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t alen = sizeof(a);
+  if (bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) || listen(lfd, 1) ||
+      getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &alen) ||
+      connect(cfd, reinterpret_cast<sockaddr*>(&a), sizeof(a)))
+    std::abort();
+  int sfd = accept(lfd, nullptr, nullptr);
+  int one = 1;
+  setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  uringx_chunk tx, rx;
+  uringx_bufpool_alloc(pool, &tx);
+  uringx_bufpool_alloc(pool, &rx);
+  memset(tx.addr, 'z', len);
+  uint64_t bytes = 0;
+  for (auto _ : state) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&r.ring);
+    uringx_bufpool_prep_send(pool, sqe, cfd, tx.addr, len, MSG_WAITALL);
+    sqe->flags |= IOSQE_IO_LINK;
+    uringx_bufpool_prep_recv(pool, io_uring_get_sqe(&r.ring), sfd, rx.addr, len, MSG_WAITALL);
+    io_uring_submit_and_wait(&r.ring, 2);
+    io_uring_cqe* cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&r.ring, head, cqe) {
+      if (cqe->res != static_cast<int>(len)) {
+        state.SkipWithError("short or failed send/recv");
+        break;
+      }
+      seen++;
+    }
+    io_uring_cq_advance(&r.ring, seen);
+    bytes += len;
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+  close(sfd);
+  close(cfd);
+  close(lfd);
+  uringx_bufpool_destroy(pool);
+}
+BENCHMARK(BM_PlainSendRecv)->ArgsProduct({{64, 4096, 65536}, {0, 1}});
 
 BENCHMARK_MAIN();

@@ -6,6 +6,7 @@
 
 #include <absl/strings/str_cat.h>
 
+#include "zcnet/net/socket.hpp"
 #include "zcnet/tx_buffer.hpp"
 
 namespace zcnet {
@@ -119,9 +120,14 @@ void SendSlot::ResendPlain() {
   pool->stats.zc_sends--;
   pool->stats.plain_sends++;
   io_uring_sqe* sqe = pool->ring->GetSqe();
-  io_uring_prep_send(sqe, fd, addr, bytes, MSG_WAITALL | MSG_NOSIGNAL);
+  pool->PrepPlainSend(sqe, fd, addr, bytes);
   Ring::SetOp(sqe, this);
   pool->ring->AddInFlight();
+}
+
+void TxPoolCore::PrepPlainSend(io_uring_sqe* sqe, int fd, const void* addr, uint32_t bytes) {
+  if (uringx_bufpool_prep_send(pool, sqe, fd, addr, bytes, MSG_WAITALL | MSG_NOSIGNAL))
+    stats.fixed_plain_ops++;
 }
 
 // The kernel is done with the chunk: it returns to the pool (or the caller).
@@ -200,7 +206,9 @@ absl::StatusOr<std::unique_ptr<TxPool>> TxPool::Create(Ring& ring, const Options
         " is out of range or held by another TxPool on this ring (alive, or destroyed and "
         "still waiting for its sends' notifications)"));
   }
-  uringx_bufpool_params params{o.chunk_size, o.chunks, 0, static_cast<uint16_t>(o.buf_index)};
+  uringx_bufpool_params params{o.chunk_size, o.chunks,
+                               o.fixed_plain ? 0u : uint32_t{URINGX_BUFPOOL_NO_FIXED_PLAIN},
+                               static_cast<uint16_t>(o.buf_index)};
   uringx_bufpool* pool = nullptr;
   uringx_reason reason = URINGX_REASON_NONE;
   std::string nic_fallback;
@@ -258,8 +266,15 @@ std::string TxPool::Describe() const {
                   uringx_bufpool_chunk_size(pool), " B, fixed-buffer slot ",
                   core_->options.buf_index);
   if (!core_->nic_fallback_reason.empty()) absl::StrAppend(&what, "; ", core_->nic_fallback_reason);
+  absl::StrAppend(&what, "; plain sends and RecvInto ",
+                  fixed_plain() ? "on the slot (IORING_RECVSEND_FIXED_BUF)"
+                  : nic_registered() ? "by address (a NIC TX slot is for zero-copy sends only)"
+                  : !core_->options.fixed_plain ? "by address (Options::fixed_plain off)"
+                  : "by address (the kernel refuses IORING_RECVSEND_FIXED_BUF on plain "
+                    "SEND/RECV: Linux 7.x has it)");
   return what;
 }
+bool TxPool::fixed_plain() const { return uringx_bufpool_fixed_plain(core_->pool); }
 uint32_t TxPool::free_chunks() const { return uringx_bufpool_nr_free(core_->pool); }
 uint32_t TxPool::lent_chunks() const { return core_->lent; }
 Ring& TxPool::ring() const { return *core_->ring; }
@@ -295,6 +310,24 @@ size_t AcquireAwaiter::Abandon(detail::Suspension* s, detail::PromiseBase*) {
   return 0;  // nothing of the kernel's writes into the frame
 }
 
+Task<absl::StatusOr<size_t>> RecvInto(int fd, TxBuffer& buf, OpOptions options) {
+  if (!buf) co_return absl::InvalidArgumentError("RecvInto: empty TxBuffer");
+  struct Prep {
+    detail::TxPoolCore* pool;
+    int fd;
+    void* addr;
+    size_t len;
+    void operator()(io_uring_sqe* sqe) const {
+      if (uringx_bufpool_prep_recv(pool->pool, sqe, fd, addr, len, 0)) pool->stats.fixed_plain_ops++;
+    }
+  };
+  detail::TxPoolCore* pool = buf.pool_;
+  auto got = co_await MakeIo(*pool->ring, options, Prep{pool, fd, buf.chunk_.addr, buf.chunk_.len},
+                             detail::BytesResult{"recv"});
+  if (got.ok()) buf.size_ = *got;
+  co_return got;
+}
+
 bool SendZcAwaiter::await_ready() const noexcept {
   return !buf_ || options_.stop_requested() || buf_.pool_->ring->closing();
 }
@@ -326,7 +359,7 @@ detail::SendSlot* SendZcAwaiter::Submit() {
                                 IORING_SEND_ZC_REPORT_USAGE, buf_.chunk_.buf_index);
     pool->stats.zc_sends++;
   } else {
-    io_uring_prep_send(sqe, fd_, buf_.chunk_.addr, buf_.size_, MSG_WAITALL | MSG_NOSIGNAL);
+    pool->PrepPlainSend(sqe, fd_, buf_.chunk_.addr, static_cast<uint32_t>(buf_.size_));
     pool->stats.plain_sends++;
     if (is_short) pool->stats.short_sends++;
   }

@@ -10,9 +10,23 @@
 
 #include <uringx/bufpool.h>
 
+#include "diagnose.h"
 #include "memory.h"
 #include "nic_region.h"
 #include "token.h"
+
+/* The kernel's answer, asked once per process: 1 yes, -1 no, 0 not yet. */
+static bool kernel_fixed_plain(void)
+{
+	static int known;
+	int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
+
+	if (!v) {
+		v = probe_send_recv_fixed_buf() ? 1 : -1;
+		__atomic_store_n(&known, v, __ATOMIC_RELAXED);
+	}
+	return v > 0;
+}
 
 enum chunk_state {
 	CHUNK_FREE = 0,
@@ -33,6 +47,7 @@ struct uringx_bufpool {
 	uint32_t *lends;	/* kernel references per chunk */
 	bool own_table;		/* we registered the table, so we unregister it */
 	bool nic;		/* NIC-registered: @nic_mem backs @mem */
+	bool fixed_plain;	/* plain SEND/RECV name the slot */
 	struct nic_region nic_mem;
 };
 
@@ -97,7 +112,8 @@ static int create(struct io_uring *ring, const struct uringx_bufpool_params *par
 	if (!ring || !params || !out || !params->chunk_size || !params->nr_chunks)
 		return -EINVAL;
 	/* Unknown flags, and asking for both kinds of memory, are refused. */
-	if (params->flags & ~(uint32_t)(URINGX_BUFPOOL_NO_HUGE | URINGX_BUFPOOL_REQUIRE_HUGE) ||
+	if (params->flags & ~(uint32_t)(URINGX_BUFPOOL_NO_HUGE | URINGX_BUFPOOL_REQUIRE_HUGE |
+					URINGX_BUFPOOL_NO_FIXED_PLAIN) ||
 	    (params->flags & URINGX_BUFPOOL_NO_HUGE && params->flags & URINGX_BUFPOOL_REQUIRE_HUGE))
 		return -EINVAL;
 	chunk = (params->chunk_size + 63u) & ~63u;
@@ -156,6 +172,8 @@ static int create(struct io_uring *ring, const struct uringx_bufpool_params *par
 		goto err;
 	}
 
+	pool->fixed_plain = !(params->flags & URINGX_BUFPOOL_NO_FIXED_PLAIN) &&
+			    kernel_fixed_plain();
 mapped:
 	/* Hand out low addresses first: stack top is index 0. */
 	for (uint32_t i = 0; i < pool->nr_chunks; i++)
@@ -350,4 +368,31 @@ void *uringx_bufpool_base(const struct uringx_bufpool *pool)
 size_t uringx_bufpool_region_len(const struct uringx_bufpool *pool)
 {
 	return pool->mem.len;
+}
+
+bool uringx_bufpool_fixed_plain(const struct uringx_bufpool *pool)
+{
+	return pool->fixed_plain;
+}
+
+bool uringx_bufpool_prep_send(const struct uringx_bufpool *pool, struct io_uring_sqe *sqe,
+			      int fd, const void *addr, size_t len, int msg_flags)
+{
+	io_uring_prep_send(sqe, fd, addr, len, msg_flags);
+	if (!pool->fixed_plain)
+		return false;
+	sqe->ioprio |= IORING_RECVSEND_FIXED_BUF;
+	sqe->buf_index = pool->buf_index;
+	return true;
+}
+
+bool uringx_bufpool_prep_recv(const struct uringx_bufpool *pool, struct io_uring_sqe *sqe,
+			      int fd, void *addr, size_t len, int msg_flags)
+{
+	io_uring_prep_recv(sqe, fd, addr, len, msg_flags);
+	if (!pool->fixed_plain)
+		return false;
+	sqe->ioprio |= IORING_RECVSEND_FIXED_BUF;
+	sqe->buf_index = pool->buf_index;
+	return true;
 }

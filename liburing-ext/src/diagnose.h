@@ -30,4 +30,10 @@ void device_facts(const char *ifname, struct uringx_zcrx_verdict *v);
 enum uringx_reason zcrx_diagnose(const char *ifname, unsigned int queue, int err,
 				 struct uringx_zcrx_verdict *v);
 
+/*
+ * probe_send_recv_fixed_buf - plain IORING_OP_SEND and IORING_OP_RECV take a
+ * registered buffer (IORING_RECVSEND_FIXED_BUF), tried live on a socketpair.
+ */
+bool probe_send_recv_fixed_buf(void);
+
 #endif

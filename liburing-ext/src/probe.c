@@ -129,6 +129,54 @@ static bool try_pbuf_inc(void)
 	return br != NULL;
 }
 
+/*
+ * A plain IORING_OP_SEND and IORING_OP_RECV on a registered buffer
+ * (IORING_RECVSEND_FIXED_BUF): both must move the bytes, the receive into a
+ * different part of the same registered buffer. Kernels without it refuse
+ * the flag at prep with -EINVAL.
+ */
+bool probe_send_recv_fixed_buf(void)
+{
+	static char buf[128];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct io_uring ring;
+	int sv[2], res[2] = { -1, -1 };
+	bool ok = false;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return false;
+	if (io_uring_queue_init(4, &ring, 0))
+		goto close_fds;
+	if (io_uring_register_buffers(&ring, &iov, 1))
+		goto exit_ring;
+	memcpy(buf, "fixed", 5);
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_send(sqe, sv[0], buf, 5, MSG_NOSIGNAL);
+	sqe->ioprio = IORING_RECVSEND_FIXED_BUF;
+	sqe->buf_index = 0;
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe->user_data = 0;
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_recv(sqe, sv[1], buf + 64, 64, 0);
+	sqe->ioprio = IORING_RECVSEND_FIXED_BUF;
+	sqe->buf_index = 0;
+	sqe->user_data = 1;
+	io_uring_submit(&ring);
+	for (int i = 0; i < 2 && wait_one(&ring, &cqe) == 0; i++) {
+		res[cqe->user_data & 1] = cqe->res;
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	ok = res[0] == 5 && res[1] == 5 && memcmp(buf + 64, "fixed", 5) == 0;
+exit_ring:
+	io_uring_queue_exit(&ring);
+close_fds:
+	close(sv[0]);
+	close(sv[1]);
+	return ok;
+}
+
 int uringx_probe_kernel(struct uringx_probe *out)
 {
 	struct io_uring_query_zcrx q;
@@ -166,6 +214,7 @@ int uringx_probe_kernel(struct uringx_probe *out)
 	out->pbuf_ring_inc = try_pbuf_inc();
 	out->recv_multishot = try_recv_multishot();
 	out->accept_multishot = try_accept_multishot();
+	out->send_recv_fixed_buf = probe_send_recv_fixed_buf();
 
 	if (zcrx_query(&q, &qe) == 0) {
 		out->zcrx_query = true;

@@ -130,6 +130,8 @@ int main(int argc, char **argv)
 		       jbool(p.setup_cqe32), jbool(p.setup_cqe_mixed));
 		printf("  \"buffer_rings\": {\"bundles\": %s, \"incremental\": %s},\n",
 		       jbool(p.recv_bundle), jbool(p.pbuf_ring_inc));
+		printf("  \"registered_buffers\": {\"plain_send_recv\": %s},\n",
+		       jbool(p.send_recv_fixed_buf));
 		printf("  \"zcrx\": {\"query\": %s, \"nodev\": %s, \"events\": %s, "
 		       "\"rx_page_size\": %s, \"share\": %s, \"nodev_reason\": \"%s\"",
 		       jbool(p.zcrx_query), jbool(p.zcrx_nodev), jbool(p.zcrx_event),
@@ -186,6 +188,7 @@ int main(int argc, char **argv)
 	printf("SETUP_CQE_MIXED        %s\n", yes(p.setup_cqe_mixed));
 	printf("recv bundles           %s\n", yes(p.recv_bundle));
 	printf("incremental buf rings  %s\n", yes(p.pbuf_ring_inc));
+	printf("SEND/RECV on fixed buf %s\n", yes(p.send_recv_fixed_buf));
 	printf("zcrx query interface   %s\n", yes(p.zcrx_query));
 	printf("zcrx NODEV copy mode   %s%s%s\n", yes(p.zcrx_nodev),
 	       p.zcrx_nodev ? "" : ": ", p.zcrx_nodev ? "" : uringx_reason_str(p.zcrx_nodev_reason));

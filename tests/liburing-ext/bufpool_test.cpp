@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string>
 #include <linux/capability.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -120,6 +121,95 @@ TEST(Bufpool, ChunksWorkAsFixedBuffersOnSockets) {
     io_uring_cqe_seen(ring.get(), cqe);
   }
   EXPECT_EQ(memcmp(tx.addr, rx.addr, 4000), 0);
+  uringx_bufpool_destroy(pool);
+}
+
+// One SQE, submitted and waited for: its result.
+int RunOne(io_uring* ring) {
+  io_uring_submit_and_wait(ring, 1);
+  io_uring_cqe* cqe;
+  if (io_uring_peek_cqe(ring, &cqe)) return -EIO;
+  int res = cqe->res;
+  io_uring_cqe_seen(ring, cqe);
+  return res;
+}
+
+// Plain SEND/RECV on the pool's slot where the kernel takes it (7.3 in the
+// VM), the ordinary form elsewhere (6.18 here). Which one ran is visible:
+// with the chunks' user mappings revoked, only the slot's pinned pages work.
+TEST(Bufpool, PlainSendAndRecvNameTheSlotWhereTheKernelTakesIt) {
+  uringx_probe probe;
+  ASSERT_EQ(uringx_probe_kernel(&probe), 0);
+  if (getenv("ZCNET_EXPECT_FIXED_PLAIN")) {
+    ASSERT_TRUE(probe.send_recv_fixed_buf);
+  }
+  Ring ring;
+  uringx_bufpool* pool = MakePool(ring.get(), 4096, 4, URINGX_BUFPOOL_NO_HUGE);
+  ASSERT_NE(pool, nullptr);
+  EXPECT_EQ(uringx_bufpool_fixed_plain(pool), probe.send_recv_fixed_buf);
+  auto pair = testsupport::MakeTcpPair();
+  uringx_chunk tx, rx;
+  ASSERT_EQ(uringx_bufpool_alloc(pool, &tx), 0);
+  ASSERT_EQ(uringx_bufpool_alloc(pool, &rx), 0);
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(tx.addr) % 4096, 0u);
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(rx.addr) % 4096, 0u);
+  testsupport::SeededStream gen(11);
+  gen.Fill(static_cast<uint8_t*>(tx.addr), 4000);
+  std::vector<uint8_t> want(static_cast<uint8_t*>(tx.addr), static_cast<uint8_t*>(tx.addr) + 4000);
+
+  // The send's chunk unreadable and the receive's unwritable through the
+  // user mapping.
+  ASSERT_EQ(mprotect(tx.addr, 4096, PROT_NONE), 0);
+  ASSERT_EQ(mprotect(rx.addr, 4096, PROT_READ), 0);
+  io_uring_sqe* sqe = io_uring_get_sqe(ring.get());
+  bool named = uringx_bufpool_prep_send(pool, sqe, pair.client.get(), tx.addr, 4000, MSG_NOSIGNAL);
+  EXPECT_EQ(named, probe.send_recv_fixed_buf);
+  EXPECT_EQ(!!(sqe->ioprio & IORING_RECVSEND_FIXED_BUF), named);
+  int sent = RunOne(ring.get());
+  if (named) {
+    EXPECT_EQ(sent, 4000) << uringx_strerror(sent);
+  } else {
+    // The ordinary send went through the user mapping.
+    EXPECT_EQ(sent, -EFAULT) << uringx_strerror(sent);
+    ASSERT_EQ(mprotect(tx.addr, 4096, PROT_READ), 0);
+    io_uring_prep_send(io_uring_get_sqe(ring.get()), pair.client.get(), tx.addr, 4000, 0);
+    ASSERT_EQ(RunOne(ring.get()), 4000);
+  }
+
+  size_t got = 0;
+  while (got < 4000) {
+    sqe = io_uring_get_sqe(ring.get());
+    EXPECT_EQ(uringx_bufpool_prep_recv(pool, sqe, pair.server.get(),
+                                       static_cast<char*>(rx.addr) + got, 4000 - got, 0),
+              named);
+    int res = RunOne(ring.get());
+    if (!named) {
+      EXPECT_EQ(res, -EFAULT) << uringx_strerror(res);
+      ASSERT_EQ(mprotect(rx.addr, 4096, PROT_READ | PROT_WRITE), 0);
+      io_uring_prep_recv(io_uring_get_sqe(ring.get()), pair.server.get(),
+                         static_cast<char*>(rx.addr) + got, 4000 - got, 0);
+      res = RunOne(ring.get());
+    }
+    ASSERT_GT(res, 0) << uringx_strerror(res);
+    got += static_cast<size_t>(res);
+  }
+  ASSERT_EQ(mprotect(tx.addr, 4096, PROT_READ | PROT_WRITE), 0);
+  ASSERT_EQ(mprotect(rx.addr, 4096, PROT_READ | PROT_WRITE), 0);
+  EXPECT_EQ(memcmp(rx.addr, want.data(), 4000), 0);
+
+  // The knob: a pool that keeps plain operations off its slot.
+  Ring ring2;
+  uringx_bufpool* plain =
+      MakePool(ring2.get(), 4096, 2, URINGX_BUFPOOL_NO_HUGE | URINGX_BUFPOOL_NO_FIXED_PLAIN);
+  ASSERT_NE(plain, nullptr);
+  EXPECT_FALSE(uringx_bufpool_fixed_plain(plain));
+  sqe = io_uring_get_sqe(ring2.get());
+  EXPECT_FALSE(uringx_bufpool_prep_send(plain, sqe, pair.client.get(),
+                                        uringx_bufpool_base(plain), 1, 0));
+  EXPECT_EQ(sqe->ioprio & IORING_RECVSEND_FIXED_BUF, 0);
+  io_uring_prep_nop(sqe);
+  RunOne(ring2.get());
+  uringx_bufpool_destroy(plain);
   uringx_bufpool_destroy(pool);
 }
 

@@ -25,7 +25,7 @@ def main():
                          capture_output=True, text=True).stdout
     doc = json.loads(out)
     for key in ("kernel", "liburing", "io_uring", "opcodes", "setup_flags",
-                "buffer_rings", "zcrx", "steering", "nic_tx_pool"):
+                "buffer_rings", "registered_buffers", "zcrx", "steering", "nic_tx_pool"):
         if key not in doc:
             fail(f"missing key {key}")
     if doc["kernel"] != platform.release():
@@ -35,6 +35,12 @@ def main():
         fail("RECV_ZC reported absent on a kernel that has it")
     if doc["setup_flags"]["cqe_mixed"] != ((major, minor) >= (6, 18)):
         fail(f"cqe_mixed {doc['setup_flags']['cqe_mixed']} on {platform.release()}")
+    # Plain SEND/RECV on a registered buffer: not in 6.18, in 7.3 (tried live).
+    fixed_plain = doc["registered_buffers"]["plain_send_recv"]
+    if (major, minor) <= (6, 18) and fixed_plain:
+        fail(f"plain send/recv on registered buffers reported on {platform.release()}")
+    if (major, minor) >= (7, 3) and not fixed_plain:
+        fail(f"plain send/recv on registered buffers reported absent on {platform.release()}")
     dev = doc["zcrx"]["device"]
     if dev["usable"]:
         fail("zcrx reported usable on lo")

@@ -99,6 +99,11 @@ read -r zc_sends plain_sends short_sends zc_bytes copied_bytes fallback < <(sed 
 [ $((zc_bytes * 10)) -ge $((64 * 1024 * 1024 * 9)) ] ||
 	fail "zcnet-proxy: only $zc_bytes of 67108864 bytes sent zero-copy ($copied_bytes copied)"
 echo "zcnet-proxy: $zc_bytes bytes zero-copy, $copied_bytes copied by the kernel"
+# Every receive into a chunk (and every plain send) named the registered
+# slot: 7.3 takes IORING_RECVSEND_FIXED_BUF on plain RECV/SEND.
+fixed_ops=$(sed -nE 's/.*; ([0-9]+) plain sends and receives on the registered slot.*/\1/p' "$proxy_log")
+[ -n "$fixed_ops" ] && [ "$fixed_ops" -ge $((zc_sends + plain_sends * 2)) ] ||
+	fail "zcnet-proxy's receives did not name the registered slot (${fixed_ops:-none} for $zc_sends + $plain_sends sends)"
 
 # 4. Leaks: objects are reported once unreferenced for a few seconds, so
 # scan twice; any object left from the test's time fails it.

@@ -52,7 +52,9 @@
 namespace zcnet {
 
 class TxPool;
+class TxBuffer;
 class SendZcAwaiter;
+Task<absl::StatusOr<size_t>> RecvInto(int fd, TxBuffer& buf, OpOptions options);
 namespace detail {
 struct TxPoolCore;
 struct SendSlot;
@@ -89,6 +91,7 @@ class TxBuffer {
  private:
   friend struct detail::TxPoolCore;
   friend class SendZcAwaiter;
+  friend Task<absl::StatusOr<size_t>> RecvInto(int fd, TxBuffer& buf, OpOptions options);
   TxBuffer(detail::TxPoolCore* pool, const uringx_chunk& c) : pool_(pool), chunk_(c) {}
 
   detail::TxPoolCore* pool_ = nullptr;
@@ -145,6 +148,11 @@ class TxPool {
       kRequire,  // Create fails instead
     };
     Nic nic = Nic::kAuto;
+    // Plain sends (and RecvInto) name the pool's slot where the kernel takes
+    // registered buffers for plain SEND/RECV (IORING_RECVSEND_FIXED_BUF,
+    // Linux 7.x): the kernel copies through the pages it pinned at
+    // registration instead of the user mapping. false: always by address.
+    bool fixed_plain = true;
   };
 
   static absl::StatusOr<std::unique_ptr<TxPool>> Create(Ring& ring, const Options& options);
@@ -170,11 +178,16 @@ class TxPool {
     uint64_t bytes_zerocopy = 0;
     uint64_t bytes_copied = 0;
     uint64_t notifications = 0;
+    // Plain sends and RecvInto receives that named the slot (fixed_plain()).
+    uint64_t fixed_plain_ops = 0;
   };
   const Stats& stats() const;
   // What backs the pool, and why a NIC-registered pool asked for is not.
   std::string Describe() const;
   bool nic_registered() const;
+  // Plain sends and RecvInto name the slot (Options::fixed_plain, a kernel
+  // that takes it, and not a NIC-registered pool); Describe() says why not.
+  bool fixed_plain() const;
   uint32_t free_chunks() const;
   // Chunks whose send or notification is still pending.
   uint32_t lent_chunks() const;
@@ -218,6 +231,15 @@ class SendZcAwaiter {
 inline SendZcAwaiter SendZc(int fd, TxBuffer buf, OpOptions options = {}) {
   return SendZcAwaiter(fd, std::move(buf), options);
 }
+
+// RecvInto receives up to @buf.capacity() bytes on @fd into @buf's chunk and
+// sets @buf.size() to the bytes received (0: the peer closed; on an error
+// the size is left as it was). A plain IORING_OP_RECV, naming the pool's
+// slot where TxPool::fixed_plain(), so a forwarder can receive into
+// registered memory and hand the same chunk to SendZc without a copy of its
+// own. @buf must stay alive, and in place, until the co_await returns; an
+// empty TxBuffer is InvalidArgument.
+Task<absl::StatusOr<size_t>> RecvInto(int fd, TxBuffer& buf, OpOptions options = {});
 
 }  // namespace zcnet
 

@@ -34,6 +34,8 @@ struct uringx_bufpool;
 enum uringx_bufpool_flags {
 	URINGX_BUFPOOL_NO_HUGE = 1u << 0,	/* never try hugetlb pages */
 	URINGX_BUFPOOL_REQUIRE_HUGE = 1u << 1,	/* fail rather than use normal pages */
+	/* plain sends and receives never name the slot (see prep_send) */
+	URINGX_BUFPOOL_NO_FIXED_PLAIN = 1u << 2,
 };
 
 /* How the pool's memory is backed. */
@@ -143,6 +145,28 @@ void *uringx_bufpool_base(const struct uringx_bufpool *pool);
  */
 void *uringx_bufpool_fixed_addr(const struct uringx_bufpool *pool, const void *addr);
 size_t uringx_bufpool_region_len(const struct uringx_bufpool *pool);
+
+/*
+ * uringx_bufpool_prep_send - a plain (copying) IORING_OP_SEND of @len bytes
+ * at @addr inside @pool; uringx_bufpool_prep_recv - a plain IORING_OP_RECV
+ * into them.
+ *
+ * Where the kernel takes registered buffers for plain sends and receives
+ * (IORING_RECVSEND_FIXED_BUF, Linux 7.x: uringx_probe's send_recv_fixed_buf)
+ * the SQE names the pool's slot, and the kernel copies to or from the pages
+ * it pinned at registration (a bvec iterator through the kernel's own
+ * mapping) instead of through the user mapping with user-access checks and
+ * possible faults per call. Elsewhere, for a NIC-registered pool (its slot
+ * is for SEND_ZC only) and with URINGX_BUFPOOL_NO_FIXED_PLAIN, it is an
+ * ordinary send or receive of @addr. Bytes and results are the same either way.
+ * Returns true when the SQE names the slot.
+ */
+bool uringx_bufpool_prep_send(const struct uringx_bufpool *pool, struct io_uring_sqe *sqe,
+			      int fd, const void *addr, size_t len, int msg_flags);
+bool uringx_bufpool_prep_recv(const struct uringx_bufpool *pool, struct io_uring_sqe *sqe,
+			      int fd, void *addr, size_t len, int msg_flags);
+/* uringx_bufpool_fixed_plain - prep_send and prep_recv name the slot. */
+bool uringx_bufpool_fixed_plain(const struct uringx_bufpool *pool);
 
 #ifdef __cplusplus
 }

@@ -29,6 +29,11 @@ struct uringx_probe {
 	bool op_sendmsg_zc;
 	bool recv_multishot;
 	bool accept_multishot;
+	/*
+	 * Plain (copying) IORING_OP_SEND and IORING_OP_RECV on a registered
+	 * buffer, IORING_RECVSEND_FIXED_BUF (Linux 7.x), tried live.
+	 */
+	bool send_recv_fixed_buf;
 
 	/* Ring setup flags, each tried with io_uring_queue_init_params(). */
 	bool setup_defer_taskrun;	/* with SINGLE_ISSUER, as the kernel requires */

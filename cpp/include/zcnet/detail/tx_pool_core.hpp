@@ -59,6 +59,9 @@ struct TxPoolCore {
   void MarkCopies(int fd);
   SocketCopyVerdict* VerdictOf(int fd);
   void MaybeFree();
+  // A plain (copying) send of @bytes at @addr, on the pool's slot where the
+  // kernel takes it (uringx_bufpool_prep_send).
+  void PrepPlainSend(io_uring_sqe* sqe, int fd, const void* addr, uint32_t bytes);
 
   Ring* ring;
   uringx_bufpool* pool;
