@@ -77,7 +77,8 @@ struct Options {
                "sendmsg; one sends each buffer on its own. The ring's knobs (zcnet::Ring::Options):\n"
                "--cqe mixed (default; 32-byte CQEs only where needed) or 32 (every CQE),\n"
                "--ring-fd registered (default) or plain, --wait-batch N --wait-usec U: wait for N\n"
-               "completions or U microseconds with at least one (default 1, 0: no batching),\n"
+               "completions or U microseconds with at least one, while completions come fast enough\n"
+               "(default: 16 within 50 us where the kernel has it; --wait-batch 1: no batching),\n"
                "--cq-entries N: the completion queue's size (default: twice the ring's entries).\n"
                "--deadline-ms MS: a deadline on every receive wait and send (a connection idle\n"
                "that long is closed), on the ring's one timer (--deadlines queue, the default)\n"
@@ -161,8 +162,12 @@ Task<int> Serve(Ring& ring, const Options& o, int signal_fd) {
     std::fprintf(stderr, "zcnet-echo: %s\n", listener.status().ToString().c_str());
     co_return 1;
   }
-  std::printf("zcnet-echo server on %s, receive: %s\n", listener->address().ToString().c_str(),
-              (*pool)->Describe().c_str());
+  std::printf("zcnet-echo server on %s, receive: %s, wait: %s\n",
+              listener->address().ToString().c_str(), (*pool)->Describe().c_str(),
+              ring.wait_batch() > 1
+                  ? absl::StrCat("batches of ", ring.wait_batch(), " within ", ring.wait_min_usec(),
+                                 " us while completions come that fast").c_str()
+                  : "one completion at a time");
   std::fflush(stdout);
   std::stop_source stop;
   std::stop_token token = stop.get_token();

@@ -3,11 +3,13 @@
 
 #include "zcnet/detail/deadline_queue.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <time.h>
 
 #include <absl/strings/str_cat.h>
 
@@ -136,7 +138,8 @@ void Wakeup::OnCqe(Operation* op, const io_uring_cqe* cqe) {
 }
 
 absl::StatusOr<std::unique_ptr<Ring>> Ring::Create(const Options& options) {
-  const bool batched_wait = options.wait_batch > 1 || options.wait_min_usec;
+  const bool auto_wait = options.wait_batch == Options::kWaitBatchAuto;
+  const bool batched_wait = !auto_wait && (options.wait_batch > 1 || options.wait_min_usec);
   if (batched_wait && (options.wait_batch < 2 || !options.wait_min_usec))
     return absl::InvalidArgumentError(absl::StrCat(
         "Ring::Options wait_batch = ", options.wait_batch, ", wait_min_usec = ",
@@ -198,9 +201,17 @@ absl::StatusOr<std::unique_ptr<Ring>> Ring::Create(const Options& options) {
   self->napi_ = options.napi_busy_poll_usec != 0;
   if (ring->flags & IORING_SETUP_CQE32) self->cqe_bytes_ = 2 * sizeof(io_uring_cqe);
   if (ring->flags & IORING_SETUP_CQE_MIXED) self->cqe_bytes_ = 0;  // per CQE
-  if (batched_wait) {
+  if (auto_wait && !options.sqpoll && (ring->features & IORING_FEAT_MIN_TIMEOUT)) {
+    self->wait_batch_ = Options::kAutoWaitBatch;
+    self->wait_min_usec_ = options.wait_min_usec ? options.wait_min_usec : Options::kAutoWaitMinUsec;
+  } else if (batched_wait) {
     self->wait_batch_ = options.wait_batch;
     self->wait_min_usec_ = options.wait_min_usec;
+  }
+  if (self->wait_batch_ > 1) {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    self->last_pass_ns_ = int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
   }
   // One registration per ring; liburing unregisters it in io_uring_queue_exit.
   if (options.register_ring_fd && !options.sqpoll && io_uring_register_ring_fd(ring.get()) == 1)
@@ -353,7 +364,8 @@ void Ring::DispatchReaped() {
 void Ring::RunOnce() {
   const bool pending = reaped_head_ < reaped_.size();
   int ret;
-  if (wait_batch_ > 1 && !pending && busy_) {
+  const bool batched = wait_batch_ > 1 && !pending && busy_;
+  if (batched) {
     // Until wait_batch_ CQEs, or wait_min_usec_ with at least one. The
     // kernel takes the minimum only with an overall timeout: an hour (the
     // loop goes round on -ETIME).
@@ -371,10 +383,27 @@ void Ring::RunOnce() {
   }
   const size_t before = reaped_.size();
   Reap();
-  // Batched waits engage while passes find company: a lone completion per
-  // pass (a ping-pong) never waits for a batch that will not come.
-  busy_ = reaped_.size() - before >= 2;
+  if (wait_batch_ > 1) JudgeCompletionRate(reaped_.size() - before, batched);
   DispatchReaped();
+}
+
+// Batched waits engage while completions arrive fast enough to fill half a
+// batch within the time bound: the rate, CQEs per nanosecond over the last
+// passes (a moving average), times wait_min_usec_ reaches wait_batch_ / 2. A
+// ping-pong (a completion or two per round trip of tens of microseconds)
+// never waits for a batch that would not come; a server with many requests
+// in flight does. A batched wait that ended short of its batch (the time
+// bound passed) replaces the average with its own rate, so when the load
+// falls one wait, not several, pays the bound.
+void Ring::JudgeCompletionRate(size_t reaped, bool batched) {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  const int64_t now = int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+  const double rate = static_cast<double>(reaped) /
+                      static_cast<double>(std::max<int64_t>(now - last_pass_ns_, 1));
+  last_pass_ns_ = now;
+  cqe_rate_ = batched && reaped < wait_batch_ ? rate : 0.75 * cqe_rate_ + 0.25 * rate;
+  busy_ = cqe_rate_ * 1000.0 * wait_min_usec_ >= std::max(2u, wait_batch_ / 2);
 }
 
 void Ring::Drain() {

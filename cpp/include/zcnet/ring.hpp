@@ -75,14 +75,23 @@ class Ring {
     // anyway; where the kernel refuses (before 5.18, or 16 rings registered by
     // the thread already) the ring works as without it.
     bool register_ring_fd = true;
-    // Batched waits: after a pass that found 2 or more CQEs, RunOnce waits
+    // Batched waits: while completions arrive fast enough to fill half a
+    // batch within the time bound (their rate over the last passes, a moving
+    // average, times @wait_min_usec reaches @wait_batch / 2), RunOnce waits
     // until @wait_batch CQEs are ready or @wait_min_usec has passed with at
-    // least one (IORING_FEAT_MIN_TIMEOUT, Linux 6.12+); after a pass with one
-    // it waits for one, so a lone request/response is not held back. Fewer
+    // least one (IORING_FEAT_MIN_TIMEOUT, Linux 6.12+); otherwise it waits
+    // for one, so a lone request/response is not held back. Fewer
     // wakeups and io_uring_enter calls per completion when many connections
-    // trickle, at up to @wait_min_usec of latency; off by default (1, 0).
-    // Create fails naming the feature where the kernel lacks it.
-    unsigned wait_batch = 1;
+    // trickle, at up to @wait_min_usec of latency while engaged.
+    // kWaitBatchAuto (default): a batch of kAutoWaitBatch within
+    // @wait_min_usec (0: kAutoWaitMinUsec) where the kernel has the feature
+    // and the ring is not sqpoll, else plain waits; 1: plain waits always.
+    // An explicit batch of 2 or more needs @wait_min_usec, and Create fails
+    // naming the feature where the kernel lacks it.
+    static constexpr unsigned kWaitBatchAuto = 0;
+    static constexpr unsigned kAutoWaitBatch = 16;
+    static constexpr unsigned kAutoWaitMinUsec = 50;
+    unsigned wait_batch = kWaitBatchAuto;
     unsigned wait_min_usec = 0;
     // NAPI busy polling (IORING_REGISTER_NAPI, Linux 6.9+): a waiting ring
     // polls the NIC queues of its sockets for up to @napi_busy_poll_usec
@@ -199,6 +208,9 @@ class Ring {
   uint64_t cqes_handled() const { return cqes_handled_; }
   // Whether io_uring_enter goes through the registered ring descriptor.
   bool ring_fd_registered() const { return ring_fd_registered_; }
+  // The batched wait in force: the batch (1: plain waits) and its bound.
+  unsigned wait_batch() const { return wait_batch_; }
+  unsigned wait_min_usec() const { return wait_min_usec_; }
   // Whether NAPI busy polling is registered (Options::napi_busy_poll_usec).
   bool napi_busy_polling() const { return napi_; }
 
@@ -223,7 +235,10 @@ class Ring {
   bool napi_ = false;
   unsigned wait_batch_ = 1;
   unsigned wait_min_usec_ = 0;
-  bool busy_ = false;  // the last pass reaped 2+ CQEs: batched waits engage
+  bool busy_ = false;  // completions come fast enough: batched waits engage
+  double cqe_rate_ = 0;  // CQEs per nanosecond, moving average over passes
+  int64_t last_pass_ns_ = 0;
+  void JudgeCompletionRate(size_t reaped, bool batched);
   size_t in_flight_ = 0;
   size_t resources_ = 0;
   uint64_t enter_calls_ = 0;
