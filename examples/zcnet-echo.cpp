@@ -56,7 +56,7 @@ struct Options {
   bool seconds_given = false;
   bool gather = true;  // server --send: gather what arrived together into one send
   unsigned deadline_ms = 0;  // server --deadline-ms: every receive wait and send, 0: none
-  zcnet::Ring::Options ring;  // --cqe, --ring-fd, --wait-batch, --wait-usec, --cq-entries
+  zcnet::Ring::Options ring;  // --cqe, --ring-fd, --wait-batch, --wait-usec, --cq-entries, --fixed-files
 };
 
 [[noreturn]] void Usage(int code) {
@@ -64,7 +64,7 @@ struct Options {
                "usage: zcnet-echo server [--port P | --address A] [--rx auto|pbuf] [--buffers N] "
                "[--buffer-size B] [--send gather|one] [--seconds S]\n"
                "                         [--cqe mixed|32] [--ring-fd registered|plain]\n"
-               "                         [--wait-batch N --wait-usec U] [--cq-entries N]\n"
+               "                         [--wait-batch N --wait-usec U] [--cq-entries N] [--fixed-files N]\n"
                "                         [--deadline-ms MS [--deadlines queue|per-op]]\n"
                "       zcnet-echo client --port P | --address A [--connections N] [--size B] "
                "[--depth D] [--seconds S]\n"
@@ -80,6 +80,8 @@ struct Options {
                "completions or U microseconds with at least one, while completions come fast enough\n"
                "(default: 16 within 50 us where the kernel has it; --wait-batch 1: no batching),\n"
                "--cq-entries N: the completion queue's size (default: twice the ring's entries).\n"
+               "--fixed-files N: a registered file table of N slots that accepted sockets take\n"
+               "(their sends name the slot; default 0: none).\n"
                "--deadline-ms MS: a deadline on every receive wait and send (a connection idle\n"
                "that long is closed), on the ring's one timer (--deadlines queue, the default)\n"
                "or a kernel timer per operation (per-op).\n");
@@ -297,7 +299,7 @@ int main(int argc, char** argv) {
       {"send", required_argument, nullptr, 'S'},
       {"cqe", required_argument, nullptr, 'C'},         {"ring-fd", required_argument, nullptr, 'R'},
       {"wait-batch", required_argument, nullptr, 'W'},  {"wait-usec", required_argument, nullptr, 'U'},
-      {"cq-entries", required_argument, nullptr, 'Q'},
+      {"cq-entries", required_argument, nullptr, 'Q'},  {"fixed-files", required_argument, nullptr, 'F'},
       {"deadline-ms", required_argument, nullptr, 'D'}, {"deadlines", required_argument, nullptr, 'E'},
       {"help", no_argument, nullptr, 'h'},              {nullptr, 0, nullptr, 0}};
   optind = 2;
@@ -373,6 +375,9 @@ int main(int argc, char** argv) {
         break;
       case 'Q':
         if (!examples::ParseUint(me, "--cq-entries", optarg, 1, 65536, &o.ring.cq_entries)) return 2;
+        break;
+      case 'F':
+        if (!examples::ParseUint(me, "--fixed-files", optarg, 0, 65536, &o.ring.fixed_files)) return 2;
         break;
       case 'D':
         if (!examples::ParseUint(me, "--deadline-ms", optarg, 1, 3600000, &o.deadline_ms)) return 2;

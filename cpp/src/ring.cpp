@@ -197,7 +197,17 @@ absl::StatusOr<std::unique_ptr<Ring>> Ring::Create(const Options& options) {
                          r);
     }
   }
+  if (options.fixed_files) {
+    if (int r = io_uring_register_files_sparse(ring.get(), options.fixed_files); r < 0) {
+      io_uring_queue_exit(ring.get());
+      return ErrnoStatus(absl::StrCat("Ring::Options fixed_files = ", options.fixed_files,
+                                      ": io_uring_register_files_sparse")
+                             .c_str(),
+                         r);
+    }
+  }
   auto self = std::unique_ptr<Ring>(new Ring(ring.get(), true));
+  for (unsigned i = options.fixed_files; i > 0; i--) self->file_slots_.push_back(static_cast<int>(i - 1));
   self->napi_ = options.napi_busy_poll_usec != 0;
   if (ring->flags & IORING_SETUP_CQE32) self->cqe_bytes_ = 2 * sizeof(io_uring_cqe);
   if (ring->flags & IORING_SETUP_CQE_MIXED) self->cqe_bytes_ = 0;  // per CQE
@@ -307,6 +317,29 @@ bool Ring::CancelUnsubmitted(uint64_t user_data) {
     found = true;
   }
   return found;
+}
+
+int Ring::RegisterFile(int fd) {
+  if (file_slots_.size() == files_in_use_ || fd < 0) return -1;
+  // Free slots sit at the front of file_slots_, [0, size - in_use).
+  const size_t top = file_slots_.size() - files_in_use_ - 1;
+  int slot = file_slots_[top];
+  if (io_uring_register_files_update(ring_, static_cast<unsigned>(slot), &fd, 1) != 1) return -1;
+  files_in_use_++;
+  return slot;
+}
+
+void Ring::UnregisterFile(int slot) {
+  if (slot < 0) return;
+  int none = -1;
+  // Dropping the table's reference: the socket closes when its descriptor does.
+  if (int r = io_uring_register_files_update(ring_, static_cast<unsigned>(slot), &none, 1); r != 1) {
+    std::fprintf(stderr, "zcnet: Ring::UnregisterFile(%d): %s (on the ring's thread?)\n", slot,
+                 strerror(r < 0 ? -r : EIO));
+    return;  // the slot stays taken: never reused while the kernel holds a file there
+  }
+  files_in_use_--;
+  file_slots_[file_slots_.size() - files_in_use_ - 1] = slot;
 }
 
 int Ring::ClaimFreeBufferSlot() {

@@ -16,14 +16,17 @@ namespace zcnet {
 
 Socket& Socket::operator=(Socket&& other) noexcept {
   if (this != &other) {
+    if (slot_ >= 0) ring_->UnregisterFile(slot_);
     if (fd_ >= 0) ::close(fd_);
     ring_ = other.ring_;
     fd_ = std::exchange(other.fd_, -1);
+    slot_ = std::exchange(other.slot_, -1);
   }
   return *this;
 }
 
 Socket::~Socket() {
+  if (slot_ >= 0) ring_->UnregisterFile(slot_);
   if (fd_ >= 0) ::close(fd_);
 }
 

@@ -516,6 +516,82 @@ TEST(Ring, RegisteredDescriptorAndBatchedWaits) {
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(200)) << "a lone completion waited for a batch";
 }
 
+// Registered files: sockets made on a ring with a file table take its
+// slots and their requests name them (the descriptor number is pointed at
+// another socket to prove it); a full table leaves a socket on its
+// descriptor; Close, Release and destruction empty the slot, so the socket
+// really closes (its peer sees the end of the stream).
+TEST(Ring, FixedFilesCarrySocketRequestsAndFreeTheirSlots) {
+  Ring::Options o;
+  o.fixed_files = 2;
+  auto made = Ring::Create(o);
+  ASSERT_TRUE(made.ok()) << made.status();
+  Ring& ring = **made;
+  EXPECT_EQ(ring.fixed_files(), 2u);
+  EXPECT_EQ(MakeRing()->fixed_files(), 0u) << "off by default";
+
+  auto a = testsupport::MakeTcpPair();
+  auto b = testsupport::MakeTcpPair();
+  auto c = testsupport::MakeTcpPair();
+  {
+    Socket sa(ring, a.server.Release());
+    Socket sb(ring, b.server.Release());
+    Socket sc(ring, c.server.Release());
+    EXPECT_GE(sa.fixed_slot(), 0);
+    EXPECT_GE(sb.fixed_slot(), 0);
+    EXPECT_NE(sa.fixed_slot(), sb.fixed_slot());
+    EXPECT_EQ(sc.fixed_slot(), -1) << "a full table leaves the socket on its descriptor";
+    EXPECT_EQ(ring.fixed_files_in_use(), 2u);
+
+    // sa's descriptor number now names c's socket; sa's requests still
+    // reach a's socket, through the slot.
+    const int fd_a = sa.fd();
+    int other = dup(sc.fd());
+    ASSERT_GE(other, 0);
+    ASSERT_EQ(dup2(other, fd_a), fd_a);
+    close(other);
+    ASSERT_EQ(write(a.client.get(), "reply", 5), 5);
+    ring.Run([](Socket& s) -> Task<void> {
+      const char msg[] = "slot";
+      auto sent = co_await s.Send(absl::MakeSpan(reinterpret_cast<const std::byte*>(msg), 4));
+      EXPECT_TRUE(sent.ok()) << sent.status();
+      char in[8];
+      // (By descriptor it would wait on c's socket, where nothing comes.)
+      auto got = co_await s.Recv(absl::MakeSpan(reinterpret_cast<std::byte*>(in), sizeof(in)),
+                                 OpOptions{nullptr, absl::Seconds(10)});
+      EXPECT_TRUE(got.ok() && *got == 5 && std::string(in, 5) == "reply") << got.status();
+    }(sa));
+    char buf[8];
+    EXPECT_EQ(read(a.client.get(), buf, sizeof(buf)), 4) << "a's peer gets what sa sent";
+
+    // Close empties the slot before closing: b's peer sees the end.
+    ring.Run([](Socket& s) -> Task<void> { EXPECT_TRUE((co_await s.Close()).ok()); }(sb));
+    EXPECT_EQ(ring.fixed_files_in_use(), 1u);
+    EXPECT_EQ(read(b.client.get(), buf, sizeof(buf)), 0) << "b still open after Close";
+    // A freed slot is taken again.
+    Socket sb2(ring, dup(c.client.get()));
+    EXPECT_GE(sb2.fixed_slot(), 0);
+    int released = sb2.Release();
+    EXPECT_EQ(sb2.fixed_slot(), -1);
+    EXPECT_EQ(ring.fixed_files_in_use(), 1u);
+    EXPECT_EQ(write(released, "r", 1), 1) << "Release keeps the descriptor open";
+    close(released);
+  }
+  // Destroying sa emptied its slot: a's socket closed (its descriptor
+  // number had been reused, so only the slot held it).
+  EXPECT_EQ(ring.fixed_files_in_use(), 0u);
+  char buf[8];
+  EXPECT_EQ(read(a.client.get(), buf, sizeof(buf)), 0) << "a's socket outlived its Socket";
+
+  Ring::Options huge;
+  huge.fixed_files = 1u << 30;
+  auto refused = Ring::Create(huge);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(std::string(refused.status().message()).find("fixed_files = 1073741824"),
+            std::string::npos)
+      << refused.status();
+}
+
 // The completion queue's size is a knob: the kernel's ring has what was
 // asked (rounded up to a power of two), and a size the kernel would refuse
 // is named before any ring is made.

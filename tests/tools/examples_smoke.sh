@@ -153,17 +153,20 @@ grep -q 'errors 0' <<<"$out" || fail "echo client saw errors"
 # The echo server's sends, gathered (the default) and one buffer each,
 # under bench/echo-load: one write per message, pipelined, and every echoed
 # byte checked against the stream sent (a gathered send that reordered,
-# dropped or repeated a buffer fails it). And echo-compare's bad input.
-for send in gather one; do
-	"$ex/zcnet-echo" server --port "$((port + 9))" --send "$send" --seconds 60 >/dev/null 2>&1 &
+# dropped or repeated a buffer fails it). With --fixed-files 8 the listener
+# and 7 of the 16 connections send through registered file slots, the rest
+# by descriptor. And echo-compare's bad input.
+for flags in "--send gather" "--send one" "--send gather --fixed-files 8"; do
+	# shellcheck disable=SC2086 # the flags are words
+	"$ex/zcnet-echo" server --port "$((port + 9))" $flags --seconds 60 >/dev/null 2>&1 &
 	server=$!
-	wait_listening "$((port + 9))" || fail "echo server --send $send never listened"
+	wait_listening "$((port + 9))" || fail "echo server $flags never listened"
 	out=$("$build/bench/echo-load" --port "$((port + 9))" --connections 16 --depth 16 \
 		--size 100 --seconds 1 --warmup-ms 100 --server-pid "$server") ||
-		{ kill "$server"; fail "echo-load against --send $send: $out"; }
+		{ kill "$server"; fail "echo-load against $flags: $out"; }
 	kill -TERM "$server"; wait "$server" || true
-	echo "echo --send $send: $out"
-	grep -q 'errors 0' <<<"$out" || fail "echo --send $send: echo-load saw wrong bytes"
+	echo "echo $flags: $out"
+	grep -q 'errors 0' <<<"$out" || fail "echo $flags: echo-load saw wrong bytes"
 	grep -q 'server CPU [0-9.]* us/request' <<<"$out" || fail "echo-load did not read the server's CPU"
 done
 refuses 2 "--send wants gather or one, got 'all'" zcnet-echo server --send all

@@ -108,6 +108,17 @@ class Ring {
     // its cancel for a stream wait), as a borrowed ring always does. (TxPool
     // sends and forwarding link a timer to each send either way.)
     bool deadline_queue = true;
+    // Registered files (io_uring_register_files_sparse): a table of this
+    // many slots, and every Socket made on the ring (accepted, opened, or
+    // constructed from a descriptor on the ring's thread) is entered in a
+    // free slot, so its requests name the slot (IOSQE_FIXED_FILE) and the
+    // kernel skips the file table lookup and the reference count per
+    // request. The Socket keeps its descriptor for everything else. A full
+    // table leaves new sockets on their descriptors. Such a Socket must be
+    // closed or destroyed on the ring's thread and before the Ring. 0 (the
+    // default): none; measured in docs/benchmarks.md. Create fails naming
+    // the registration where the kernel refuses.
+    unsigned fixed_files = 0;
   };
 
   // Create sets up an io_uring of its own. Errors name the flags refused.
@@ -202,6 +213,13 @@ class Ring {
   int ClaimFreeBufferSlot();
   bool ClaimBufferSlot(uint16_t index);
   void ReleaseBufferSlot(uint16_t index);
+  // Registered files (Options::fixed_files): RegisterFile enters @fd in a
+  // free slot and returns it, or -1 (no table, table full, or the kernel
+  // refused); UnregisterFile empties a slot. Socket calls these.
+  int RegisterFile(int fd);
+  void UnregisterFile(int slot);
+  unsigned fixed_files() const { return static_cast<unsigned>(file_slots_.size()); }
+  unsigned fixed_files_in_use() const { return files_in_use_; }
   // io_uring_enter calls made by Run/Drain, and the CQEs they handed to
   // handlers (owning mode; for benchmarks).
   uint64_t enter_calls() const { return enter_calls_; }
@@ -244,6 +262,8 @@ class Ring {
   uint64_t enter_calls_ = 0;
   uint64_t cqes_handled_ = 0;
   std::vector<uint16_t> buffer_slots_;
+  std::vector<int> file_slots_;  // free slots of the registered file table (a stack)
+  unsigned files_in_use_ = 0;
   int sparse_table_ = 0;  // 1: zcnet registered a sparse table; -1: could not
   std::vector<ReapedCqe> reaped_;
   size_t reaped_head_ = 0;

@@ -40,6 +40,14 @@ inline sockaddr_in LoopbackAddress(uint16_t port = 0) {
 
 namespace detail {
 
+// A request on a Socket entered in the ring's file table names its slot.
+inline void UseFile(io_uring_sqe* sqe, int slot) {
+  if (slot >= 0) {
+    sqe->fd = slot;
+    sqe->flags |= IOSQE_FIXED_FILE;
+  }
+}
+
 struct BytesResult {
   const char* what;
   absl::StatusOr<size_t> operator()(int res, uint32_t) const {
@@ -60,10 +68,12 @@ struct StatusResult {
 class Socket {
  public:
   Socket() = default;
-  // Takes ownership of @fd; operations run on @ring.
-  Socket(Ring& ring, int fd) : ring_(&ring), fd_(fd) {}
+  // Takes ownership of @fd; operations run on @ring. On a ring with a file
+  // table (Ring::Options::fixed_files) the descriptor is entered in a free
+  // slot, which its requests then name.
+  Socket(Ring& ring, int fd) : ring_(&ring), fd_(fd), slot_(ring.RegisterFile(fd)) {}
   Socket(Socket&& other) noexcept
-      : ring_(other.ring_), fd_(std::exchange(other.fd_, -1)) {}
+      : ring_(other.ring_), fd_(std::exchange(other.fd_, -1)), slot_(std::exchange(other.slot_, -1)) {}
   Socket& operator=(Socket&& other) noexcept;
   Socket(const Socket&) = delete;
   Socket& operator=(const Socket&) = delete;
@@ -79,13 +89,19 @@ class Socket {
   int fd() const { return fd_; }
   bool valid() const { return fd_ >= 0; }
   Ring& ring() const { return *ring_; }
-  // Gives up ownership of the descriptor.
-  int Release() { return std::exchange(fd_, -1); }
+  // The slot of the ring's file table its requests name, or -1.
+  int fixed_slot() const { return slot_; }
+  // Gives up ownership of the descriptor (and leaves the file table).
+  int Release() {
+    if (slot_ >= 0) ring_->UnregisterFile(std::exchange(slot_, -1));
+    return std::exchange(fd_, -1);
+  }
 
   auto Connect(const sockaddr* addr, socklen_t len, OpOptions options = {}) {
     return MakeIo(*ring_, std::move(options),
-                  [fd = fd_, addr, len](io_uring_sqe* sqe) {
+                  [fd = fd_, slot = slot_, addr, len](io_uring_sqe* sqe) {
                     io_uring_prep_connect(sqe, fd, addr, len);
+                    detail::UseFile(sqe, slot);
                   },
                   detail::StatusResult{"connect"});
   }  // Connects to @addr, which must stay valid until the co_await returns.
@@ -97,16 +113,18 @@ class Socket {
   // Receives into @buf; 0 bytes means the peer closed.
   auto Recv(absl::Span<std::byte> buf, OpOptions options = {}, int flags = 0) {
     return MakeIo(*ring_, std::move(options),
-                  [fd = fd_, buf, flags](io_uring_sqe* sqe) {
+                  [fd = fd_, slot = slot_, buf, flags](io_uring_sqe* sqe) {
                     io_uring_prep_recv(sqe, fd, buf.data(), buf.size(), flags);
+                    detail::UseFile(sqe, slot);
                   },
                   detail::BytesResult{"recv"});
   }
 
   auto Send(absl::Span<const std::byte> buf, OpOptions options = {}, int flags = 0) {
     return MakeIo(*ring_, std::move(options),
-                  [fd = fd_, buf, flags](io_uring_sqe* sqe) {
+                  [fd = fd_, slot = slot_, buf, flags](io_uring_sqe* sqe) {
                     io_uring_prep_send(sqe, fd, buf.data(), buf.size(), flags | MSG_NOSIGNAL);
+                    detail::UseFile(sqe, slot);
                   },
                   detail::BytesResult{"send"});
   }
@@ -117,23 +135,32 @@ class Socket {
     // The msghdr lives in the awaitable: the kernel reads it at submission.
     struct Prep {
       int fd;
+      int slot;
       msghdr msg;
-      void operator()(io_uring_sqe* sqe) { io_uring_prep_sendmsg(sqe, fd, &msg, MSG_NOSIGNAL); }
+      void operator()(io_uring_sqe* sqe) {
+        io_uring_prep_sendmsg(sqe, fd, &msg, MSG_NOSIGNAL);
+        detail::UseFile(sqe, slot);
+      }
     };
     msghdr msg{};
     msg.msg_iov = const_cast<iovec*>(iov.data());
     msg.msg_iovlen = iov.size();
-    return MakeIo(*ring_, std::move(options), Prep{fd_, msg}, detail::BytesResult{"sendmsg"});
+    return MakeIo(*ring_, std::move(options), Prep{fd_, slot_, msg}, detail::BytesResult{"sendmsg"});
   }
 
   auto Shutdown(int how = SHUT_WR, OpOptions options = {}) {
     return MakeIo(*ring_, std::move(options),
-                  [fd = fd_, how](io_uring_sqe* sqe) { io_uring_prep_shutdown(sqe, fd, how); },
+                  [fd = fd_, slot = slot_, how](io_uring_sqe* sqe) {
+                    io_uring_prep_shutdown(sqe, fd, how);
+                    detail::UseFile(sqe, slot);
+                  },
                   detail::StatusResult{"shutdown"});
   }
 
-  // Closes through the ring; the Socket is invalid afterwards.
+  // Closes through the ring; the Socket is invalid afterwards. (A file
+  // table slot is emptied first, at the call.)
   auto Close(OpOptions options = {}) {
+    if (slot_ >= 0) ring_->UnregisterFile(std::exchange(slot_, -1));
     return MakeIo(*ring_, std::move(options),
                   [fd = std::exchange(fd_, -1)](io_uring_sqe* sqe) {
                     io_uring_prep_close(sqe, fd);
@@ -150,6 +177,7 @@ class Socket {
  private:
   Ring* ring_ = nullptr;
   int fd_ = -1;
+  int slot_ = -1;  // in the ring's file table (Ring::Options::fixed_files)
 };
 
 // ConsumeSent accounts @sent bytes of a gathered send from @iov[@first...]:
