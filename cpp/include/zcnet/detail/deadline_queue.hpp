@@ -14,8 +14,9 @@
 // entries once it holds four times as many as live. When the timer fires,
 // the expired deadlines' callbacks run from the CQE loop one by one, the
 // timer armed again for the rest before each (no sooner than 0.5 ms later,
-// so deadlines a few microseconds apart take one more fire, not one each). So an RPC server with a deadline on every
-// request pays one timer CQE per timeout interval, not one per request.
+// so deadlines a few microseconds apart take one more fire, not one each).
+// So an RPC server with a deadline on every request pays one timer CQE per
+// timeout interval, not one per request.
 #pragma once
 
 #include <liburing.h>
@@ -43,8 +44,6 @@ class DeadlineQueue : public Operation {
   void Remove(uint64_t handle);
 
   static int64_t NowNs();
-  // Deadlines not yet fired nor removed.
-  size_t live() const { return live_; }
   // IORING_OP_TIMEOUT arms and updates submitted, and timer CQEs handled:
   // what the deadlines cost in SQEs and CQEs.
   uint64_t timer_sqes() const { return timer_sqes_; }

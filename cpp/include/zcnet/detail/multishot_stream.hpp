@@ -9,9 +9,10 @@
 //
 // A consumer waits in Next(): the request is armed on the first wait, a
 // deadline is an entry of the owning ring's deadline queue (a Wakeup timer
-// on a borrowed ring), a stop request pokes the wait from the CQE loop. Abandoning a waiting frame only detaches it: the multishot request
-// stays armed for the next Next(), since it writes into the stream's memory,
-// not the frame's.
+// on a borrowed ring), a stop request pokes the wait from the CQE loop.
+// Abandoning a waiting frame only detaches it: the multishot request stays
+// armed for the next Next(), since it writes into the stream's memory, not
+// the frame's.
 #pragma once
 
 #include <fcntl.h>
