@@ -1,6 +1,7 @@
 // SendZc(fd, RxBuffer): received bytes sent on, from where they landed when
 // the pool's area is mapped for transmission too.
 #include <cerrno>
+#include <utility>
 
 #include "zcnet/rx_buffer.hpp"
 
@@ -21,6 +22,7 @@ void ForwardOp::OnCqe(Operation* o, const io_uring_cqe* cqe) {
   op->res = cqe->res;
   op->notification_due = cqe->flags & IORING_CQE_F_MORE;
   op->on_stop.reset();
+  if (op->deadline_handle) op->ring().RemoveDeadline(std::exchange(op->deadline_handle, 0));
   // A plain send, or a zero-copy one that failed before lending the bytes:
   // the buffer is free once the waiter has the result.
   op->ResumeWaiter();
@@ -52,7 +54,10 @@ detail::ForwardOp* ForwardAwaiter::Submit() {
   }
   Ring::SetOp(sqe, op);
   ring.AddInFlight();
-  ring.LinkTimeout(sqe, options_, &op->deadline);
+  if (options_.timeout) {
+    op->deadline_handle = ring.AddDeadline(*options_.timeout, &Operation::CancelOnDeadline, op);
+    if (!op->deadline_handle) ring.LinkTimeout(sqe, options_, &op->deadline);
+  }
   if (options_.stop_possible()) op->on_stop.emplace(*options_.stop, detail::CancelOnStop{op});
   return op;
 }

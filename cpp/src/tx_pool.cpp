@@ -142,6 +142,7 @@ void SendSlot::EndLend() {
 void SendSlot::Finish(int result) {
   res = result;
   on_stop.reset();
+  if (deadline_handle) ring().RemoveDeadline(std::exchange(deadline_handle, 0));
   pool->dispatching++;
   ResumeWaiter();
   pool->dispatching--;
@@ -366,7 +367,11 @@ detail::SendSlot* SendZcAwaiter::Submit() {
   Ring::SetOp(sqe, slot);
   ring.AddInFlight();
   pool->lent++;
-  ring.LinkTimeout(sqe, options_, &slot->deadline);
+  if (options_.timeout) {
+    slot->deadline_handle =
+        ring.AddDeadline(*options_.timeout, &Operation::CancelOnDeadline, slot);
+    if (!slot->deadline_handle) ring.LinkTimeout(sqe, options_, &slot->deadline);
+  }
   if (options_.stop_possible()) slot->on_stop.emplace(*options_.stop, detail::CancelOnStop{slot});
   // The application's free of the chunk is deferred by the lend above.
   buf_.Reset();

@@ -17,6 +17,7 @@
 #include "zcnet/rx_buffer.hpp"
 #include "zcnet/scope.hpp"
 #include "zcnet/task.hpp"
+#include "zcnet/tx_buffer.hpp"
 
 namespace {
 
@@ -59,6 +60,76 @@ TEST(Deadlines, RequestsThatCompleteFirstShareOneTimerSqe) {
   EXPECT_EQ(ok, 200);
   EXPECT_EQ(ring->deadline_timer_sqes(), 1u) << "a later deadline never touches the timer";
   EXPECT_EQ(ring->deadline_timer_fires(), 0u);
+}
+
+// TxPool sends with a deadline use the queue too: 100 sends of a chunk
+// with a 10 s deadline cost one timer SQE and one CQE each (a linked
+// timeout would add its own CQE per send); then a send to a peer that never
+// reads is cancelled at its deadline through the queue.
+TEST(Deadlines, TxPoolSendsShareTheQueue) {
+  auto ring = MakeRing();
+  zcnet::TxPool::Options o;
+  o.chunks = 4;
+  o.chunk_size = 64 << 10;
+  auto pool = zcnet::TxPool::Create(*ring, o);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  auto pair = testsupport::MakeTcpPair();
+  std::thread reader([fd = pair.server.get()] {
+    char buf[4096];
+    size_t got = 0;
+    while (got < 100 * 1000) {
+      ssize_t n = read(fd, buf, sizeof(buf));
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+  });
+  const uint64_t cqes_before = ring->cqes_handled();
+  int sent = ring->Run([](zcnet::TxPool& pool, int fd) -> Task<int> {
+    int sent = 0;
+    for (int i = 0; i < 100; i++) {
+      auto b = co_await pool.Acquire();
+      if (!b.ok()) break;
+      b->resize(1000);
+      auto n = co_await zcnet::SendZc(fd, std::move(*b), OpOptions{nullptr, absl::Seconds(10)});
+      if (n.ok() && *n == 1000) sent++;
+    }
+    co_return sent;
+  }(**pool, pair.client.get()));
+  reader.join();
+  EXPECT_EQ(sent, 100);
+  EXPECT_EQ(ring->deadline_timer_sqes(), 1u);
+  EXPECT_EQ(ring->deadline_timer_fires(), 0u);
+  EXPECT_LE(ring->cqes_handled() - cqes_before, 100u) << "a CQE per send, no timer CQEs";
+
+  // A peer that never reads: a send blocks once the socket buffers fill,
+  // and its deadline cancels it. (Chunks stay lent until the peer is gone.)
+  zcnet::TxPool::Options big;
+  big.chunks = 64;
+  big.chunk_size = 1 << 20;
+  big.copy_fallback = false;
+  auto pool2 = zcnet::TxPool::Create(*ring, big);
+  ASSERT_TRUE(pool2.ok()) << pool2.status();
+  auto stuck = testsupport::MakeTcpPair();
+  const absl::Time start = absl::Now();
+  absl::Status last = ring->Run([](zcnet::TxPool& pool, int fd) -> Task<absl::Status> {
+    for (int i = 0; i < 64; i++) {
+      auto b = pool.Allocate();
+      if (!b.ok()) co_return b.status();
+      b->resize(b->capacity());
+      auto n = co_await zcnet::SendZc(fd, std::move(*b), OpOptions{nullptr, absl::Milliseconds(200)});
+      if (!n.ok()) co_return n.status();
+    }
+    co_return absl::OkStatus();
+  }(**pool2, stuck.client.get()));
+  EXPECT_TRUE(absl::IsCancelled(last)) << last;
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(200));
+  EXPECT_GE(ring->deadline_timer_fires(), 1u) << "cancelled by the queue's timer";
+  stuck.server.Reset();  // the peer goes away: the lent chunks come back
+  stuck.client.Reset();
+  auto give_up = absl::Now() + absl::Seconds(10);
+  while ((*pool2)->lent_chunks() && absl::Now() < give_up) ring->Drain();
+  EXPECT_EQ((*pool2)->lent_chunks(), 0u);
+  EXPECT_GE(ring->deadline_timer_fires(), 1u) << "cancelled by the queue's timer";
 }
 
 // Deadlines of 300, 100 and 200 ms, added in that order on silent sockets:

@@ -101,12 +101,12 @@ class Ring {
     // default; Create fails naming the registration where the kernel refuses.
     unsigned napi_busy_poll_usec = 0;
     bool napi_prefer_busy_poll = false;
-    // OpOptions::timeout of Socket and Listener requests and of stream waits
-    // on the ring's one kernel timer (detail/deadline_queue.hpp; default): a
-    // deadline that is not reached costs no SQE or CQE. false: a kernel
-    // timer per operation (IORING_OP_LINK_TIMEOUT, or IORING_OP_TIMEOUT and
-    // its cancel for a stream wait), as a borrowed ring always does. (TxPool
-    // sends and forwarding link a timer to each send either way.)
+    // OpOptions::timeout of Socket and Listener requests, of SendZc (TxPool
+    // sends and forwarding) and of stream waits on the ring's one kernel
+    // timer (detail/deadline_queue.hpp; default): a deadline that is not
+    // reached costs no SQE or CQE. false: a kernel timer per operation
+    // (IORING_OP_LINK_TIMEOUT, or IORING_OP_TIMEOUT and its cancel for a
+    // stream wait), as a borrowed ring always does.
     bool deadline_queue = true;
     // Registered files (io_uring_register_files_sparse): a table of this
     // many slots, and every Socket made on the ring (accepted, opened, or

@@ -90,6 +90,7 @@ struct ForwardOp : Operation {
   bool zero_copy = false;
   bool notification_due = false;
   __kernel_timespec deadline{};
+  uint64_t deadline_handle = 0;  // on the owning ring's deadline queue
   std::optional<std::stop_callback<CancelOnStop>> on_stop;
 };
 

@@ -28,7 +28,8 @@ struct SendSlot : Operation {
   int res = 0;
   bool zero_copy = false;
   bool resend_plain = false;  // EOPNOTSUPP: resend plain at the notification
-  __kernel_timespec deadline{};
+  __kernel_timespec deadline{};  // a borrowed ring's linked timeout
+  uint64_t deadline_handle = 0;  // on the owning ring's deadline queue
   std::optional<std::stop_callback<CancelOnStop>> on_stop;
 };
 
