@@ -100,6 +100,8 @@ struct rx_strategy {
 	const char *(*unavailable)(const struct server_run *cfg, char *why, size_t len);
 	/* Serves run->fds in the calling thread until every peer closed. */
 	int (*serve)(struct server_run *run);
+	/* An A/B variant: in the plan only when --strategies names it. */
+	bool only_when_named;
 };
 
 /* server_ready - set up, about to serve: starts the clocks. Every strategy
@@ -122,6 +124,8 @@ const struct uringx_probe *kernel_probe(void);
 
 /* zcnet_server.cpp: the C++20 coroutine layer on its best mechanism. */
 int zcnet_serve(struct server_run *run);
+/* The same with RxPool's size classes off (one buffer size). */
+int zcnet_serve_one_class(struct server_run *run);
 const char *zcnet_unavailable(const struct server_run *cfg, char *why, size_t len);
 /* asio_server.cpp: Boost.Asio's coroutines on its io_uring backend. */
 int asio_serve(struct server_run *run);

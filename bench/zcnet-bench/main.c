@@ -486,7 +486,7 @@ static bool strategy_selected(const struct options *o, const char *name)
 	size_t len = strlen(name);
 
 	if (!p)
-		return true;
+		return !rx_strategy_find(name)->only_when_named;
 	while (p && *p) {
 		if (!strncmp(p, name, len) && (p[len] == ',' || !p[len]))
 			return true;

@@ -241,7 +241,8 @@ int report_json(const char *path, const struct header *h, const struct row *rows
 		json_str(f, strategies[i]);
 		fprintf(f, ", \"available\": %s, \"reason\": ", strategy_reasons[i] ? "false" : "true");
 		json_str(f, strategy_reasons[i] ? strategy_reasons[i] : "");
-		fprintf(f, "}");
+		fprintf(f, ", \"when_named\": %s}",
+			rx_strategy_find(strategies[i])->only_when_named ? "true" : "false");
 	}
 	fprintf(f, "\n  ],\n  \"rows\": [");
 	for (int i = 0; i < n; i++) {

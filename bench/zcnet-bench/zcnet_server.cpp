@@ -12,6 +12,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "bench.h"
@@ -88,8 +89,9 @@ Task<void> ServeConn(RxPool& pool, zcnet::Socket socket, int idx, server_run* ru
   counters->recv_cqes += stream->cqes();
 }
 
-Task<int> ServeAll(zcnet::Ring& ring, server_run* run) {
+Task<int> ServeAll(zcnet::Ring& ring, server_run* run, bool one_class) {
   RxPool::Options po;
+  if (one_class) po.small_buffers = RxPool::Options::kNoSmall;
   po.ifname = run->zcrx_ifname;
   po.queue = run->zcrx_queue;
   po.buffers = run->pbuf_bufs;  // the same ring as the C pbuf strategies
@@ -100,9 +102,12 @@ Task<int> ServeAll(zcnet::Ring& ring, server_run* run) {
     std::snprintf(run->detail, sizeof(run->detail), "%s", pool.status().ToString().c_str());
     co_return -EIO;
   }
-  std::snprintf(run->detail, sizeof(run->detail), "coroutines on %s%s",
-                (*pool)->mechanism(),
-                std::strcmp((*pool)->mechanism(), "pbuf-ring") ? "" : " bundle");
+  std::string classes =
+      (*pool)->small_buffer_size()
+          ? ", size classes " + std::to_string((*pool)->small_buffer_size()) + "/16384"
+          : "";
+  std::snprintf(run->detail, sizeof(run->detail), "coroutines on %s%s%s", (*pool)->mechanism(),
+                std::strcmp((*pool)->mechanism(), "pbuf-ring") ? "" : " bundle", classes.c_str());
   std::unique_ptr<ConnCounters[]> counters(new ConnCounters[run->nr_fds]);
   server_ready(run);
   {
@@ -122,9 +127,7 @@ Task<int> ServeAll(zcnet::Ring& ring, server_run* run) {
   co_return run->error;
 }
 
-}  // namespace
-
-extern "C" int zcnet_serve(server_run* run) {
+int Serve(server_run* run, bool one_class) {
   zcnet::Ring::Options ro;
   ro.entries = 1024;
   auto ring = zcnet::Ring::Create(ro);
@@ -133,11 +136,16 @@ extern "C" int zcnet_serve(server_run* run) {
     run->error = -EIO;
     return run->error;
   }
-  int ret = (*ring)->Run(ServeAll(**ring, run));
+  int ret = (*ring)->Run(ServeAll(**ring, run, one_class));
   run->syscalls += (*ring)->enter_calls();
   server_done(run);
   return ret;
 }
+
+}  // namespace
+
+extern "C" int zcnet_serve(server_run* run) { return Serve(run, false); }
+extern "C" int zcnet_serve_one_class(server_run* run) { return Serve(run, true); }
 
 extern "C" const char* zcnet_unavailable(const server_run* cfg, char* why, size_t len) {
   (void)cfg;

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include <algorithm>
+#include <bit>
 
 #include <absl/strings/str_cat.h>
 #include <uringx/pbufring.h>
@@ -18,8 +19,13 @@ RxPoolCore::RxPoolCore(Ring& r, uringx_rxsrc* s, uint32_t stream_quota)
     : ring(&r), src(s), rearm(r, this, &RxPoolCore::RearmStarved) {
   scratch.resize(uringx_rxsrc_max_views(s));
   ring->AttachResource();
+  // The quota counts buffers of either class, at half the large class's.
   if (stream_quota == RxPool::Options::kDefaultQuota)
-    stream_quota = std::max<uint32_t>(1, uringx_rxsrc_nr_bufs(s) / 2);
+    stream_quota = std::max<uint32_t>(1, uringx_rxsrc_class_nr_bufs(s, URINGX_RX_CLASS_LARGE) / 2);
+  if (uringx_rxsrc_pbufring(s)) {
+    class_bytes[URINGX_RX_CLASS_LARGE] = uringx_rxsrc_class_buf_size(s, URINGX_RX_CLASS_LARGE);
+    class_bytes[URINGX_RX_CLASS_SMALL] = uringx_rxsrc_class_buf_size(s, URINGX_RX_CLASS_SMALL);
+  }
   // An incremental ring feeds one stream: nobody to share it with.
   if (stream_quota != RxPool::Options::kNoQuota && !incremental_ring()) {
     quota = stream_quota;
@@ -72,20 +78,26 @@ void RxPoolCore::RearmStarved(void* owner, int) {
   auto* core = static_cast<RxPoolCore*>(owner);
   uringx_rxsrc_flush(core->src);
   // No more re-arms than buffers to fill: the rest wait for later returns.
-  uint32_t free_bufs = uringx_rxsrc_available(core->src);
+  // A stream of the small class can take a buffer of either class.
+  uint32_t free_large = uringx_rxsrc_class_available(core->src, URINGX_RX_CLASS_LARGE);
+  uint32_t free_small = uringx_rxsrc_class_available(core->src, URINGX_RX_CLASS_SMALL);
   RxStreamState** link = &core->starved_head;
-  while (*link && free_bufs) {
+  while (*link && (free_large || free_small)) {
     RxStreamState* s = *link;
-    if (s->StillPaused()) {  // over its quota: stays queued, in its place
+    uint32_t* take = s->cls == URINGX_RX_CLASS_SMALL && free_small ? &free_small
+                     : free_large                                  ? &free_large
+                                                                   : nullptr;
+    // Over its quota, or no buffer of its class: stays queued, in its place.
+    if (s->StillPaused() || !take) {
       link = &s->next_starved;
       continue;
     }
+    (*take)--;
     *link = s->next_starved;
     if (core->starved_tail == &s->next_starved) core->starved_tail = link;
     s->next_starved = nullptr;
     s->starved = false;
     s->Arm();
-    free_bufs--;
   }
   core->MaybeFree();
 }
@@ -118,15 +130,31 @@ void RxStreamState::Arm() {
     }
     pool->inc_armed = this;
   }
+  // The small class out of buffers: the large one takes the receive (the
+  // stream moves back by the usual rule). Never the other way: a bulk stream
+  // in small buffers costs more CQEs per byte than its wait for large ones
+  // (measured: bench/results/size-classes/).
+  if (pool->two_classes() && cls == URINGX_RX_CLASS_SMALL &&
+      !uringx_rxsrc_class_available(pool->src, URINGX_RX_CLASS_SMALL) &&
+      uringx_rxsrc_class_available(pool->src, URINGX_RX_CLASS_LARGE))
+    MoveTo(URINGX_RX_CLASS_LARGE);
+  armed_cls = cls;
+  window_bytes = window_cqes = 0;
   io_uring_sqe* sqe = ring_->GetSqe();
-  uringx_rxsrc_prep_recv(pool->src, sqe, fd_);
+  uringx_rxsrc_prep_recv_class(pool->src, sqe, fd_, armed_cls);
   // The kernel ends the receive once it has taken what the quota leaves, or
-  // kArmBuffers buffers' worth (filled buffers; small receives are bounded
-  // by the cancel at the quota instead). Kernels before the limit ignore it.
+  // arm_bufs buffers' worth (filled buffers; small receives are bounded by
+  // the cancel at the quota or for the class instead). Kernels before the
+  // limit ignore it.
   arm_bytes = arm_cqes = 0;
+  uint32_t limit_bufs = 0;
   if (pool->quota_buf_bytes && held < pool->quota)
-    sqe->optlen = static_cast<uint32_t>(std::min<uint64_t>(
-        uint64_t{std::min(pool->quota - held, arm_bufs)} * pool->quota_buf_bytes, UINT32_MAX));
+    limit_bufs = std::min(pool->quota - held, arm_bufs);
+  else if (pool->two_classes())
+    limit_bufs = arm_bufs;
+  if (limit_bufs)
+    sqe->optlen = static_cast<uint32_t>(
+        std::min<uint64_t>(uint64_t{limit_bufs} * pool->class_bytes[armed_cls], UINT32_MAX));
   Ring::SetOp(sqe, this);
   ring_->AddInFlight();
   armed_ = true;
@@ -138,8 +166,8 @@ void RxStreamState::OnCqe(Operation* op, const io_uring_cqe* cqe) {
   RxPoolCore* pool = s->pool;
   uringx_rx_event ev{};
   s->cqes++;
-  int ret = uringx_rxsrc_decode(pool->src, cqe, pool->scratch.data(),
-                                static_cast<uint32_t>(pool->scratch.size()), &ev);
+  int ret = uringx_rxsrc_decode_class(pool->src, s->armed_cls, cqe, pool->scratch.data(),
+                                      static_cast<uint32_t>(pool->scratch.size()), &ev);
   bool more = cqe->flags & IORING_CQE_F_MORE;
   if (ret < 0) {
     // The kernel filled buffers this pool cannot account for: the stream's
@@ -151,7 +179,11 @@ void RxStreamState::OnCqe(Operation* op, const io_uring_cqe* cqe) {
   }
   // After a decode error the stream has a hole: what comes later is
   // returned, never delivered.
-  if (ev.nr_views) s->arm_cqes++;
+  if (ev.nr_views) {
+    s->arm_cqes++;
+    s->window_cqes++;
+    s->window_bytes += ev.bytes;
+  }
   for (uint32_t i = 0; i < ev.nr_views; i++) {
     s->arm_bytes += pool->scratch[i].len;
     if (s->error == -EPROTO) {
@@ -171,7 +203,17 @@ void RxStreamState::OnCqe(Operation* op, const io_uring_cqe* cqe) {
       s->Cancel();
     }
   }
-  if (!ev.armed && std::exchange(s->quota_cancel, false) && ev.error == -ECANCELED) {
+  // Small receives on the large class: re-arm on the small one.
+  if (more && !s->quota_cancel && !s->class_cancel && s->WantsSmallClass() && !s->orphaned() &&
+      !s->error) {
+    s->class_cancel = true;
+    s->MoveTo(URINGX_RX_CLASS_SMALL);
+    s->Cancel();
+  }
+  bool our_cancel = false;
+  if (!ev.armed)
+    our_cancel = std::exchange(s->quota_cancel, false) | std::exchange(s->class_cancel, false);
+  if (our_cancel && ev.error == -ECANCELED) {
     ev.error = 0;
     ev.rearm = true;  // ended by our cancel: the stream is healthy
   }
@@ -187,14 +229,14 @@ void RxStreamState::OnCqe(Operation* op, const io_uring_cqe* cqe) {
   if (s->error) {
     // Failed: no re-arm; the receive's last CQEs only return their buffers.
   } else if (ev.rearm && !ev.out_of_buffers) {
-    s->AdaptArmLimit(!ev.armed && !ev.error);
+    s->AdaptArm(!ev.armed && !ev.error && !our_cancel);
     s->RearmUnlessPaused();
   } else if (ev.out_of_buffers) {
     pool->out_of_buffers++;
     uringx_rxsrc_flush(pool->src);
     if (s->StillPaused()) {
       pool->AddStarved(s);  // re-armed once its consumer gives buffers back
-    } else if (uringx_rxsrc_available(pool->src)) {
+    } else if (s->CanFill()) {
       // Buffers came back before this CQE was seen: nobody will release more.
       s->Arm();
     } else {
@@ -211,12 +253,41 @@ void RxStreamState::OnCqe(Operation* op, const io_uring_cqe* cqe) {
   pool->MaybeFree();
 }
 
-void RxStreamState::AdaptArmLimit(bool ended_by_limit) {
-  uint32_t buf = pool->quota_buf_bytes;
+void RxStreamState::AdaptArm(bool ended_by_limit) {
+  uint32_t buf = pool->class_bytes[armed_cls];
+  if (pool->two_classes() && armed_cls == URINGX_RX_CLASS_SMALL) {
+    // Receives that fill small buffers whole: a bulk stream, which the
+    // large class serves with fewer buffers and CQEs per byte.
+    if (ended_by_limit && arm_cqes && arm_bytes / arm_cqes >= buf) MoveTo(URINGX_RX_CLASS_LARGE);
+    arm_bufs = RxPoolCore::kArmBuffers;
+    return;
+  }
+  if (WantsSmallClass()) {
+    MoveTo(URINGX_RX_CLASS_SMALL);
+    arm_bufs = RxPoolCore::kArmBuffers;
+    return;
+  }
+  if (!pool->quota_buf_bytes && !pool->two_classes()) return;  // no limit to adapt
   // Ended on its own with the limit used up, CQEs averaging over a buffer.
   bool bulk = ended_by_limit && buf && arm_cqes &&
               arm_bytes >= uint64_t{arm_bufs} * buf && arm_bytes / arm_cqes > buf;
   arm_bufs = bulk ? std::min(arm_bufs * 4, RxPoolCore::kMaxArmBuffers) : RxPoolCore::kArmBuffers;
+}
+
+bool RxStreamState::WantsSmallClass() {
+  if (!pool->two_classes() || armed_cls != URINGX_RX_CLASS_LARGE ||
+      window_cqes < RxPoolCore::kClassWindow)
+    return false;
+  uint64_t bytes = std::exchange(window_bytes, 0);
+  uint32_t cqes = std::exchange(window_cqes, 0);
+  return bytes <= uint64_t{cqes} * (pool->class_bytes[URINGX_RX_CLASS_SMALL] / 2) &&
+         uringx_rxsrc_class_available(pool->src, URINGX_RX_CLASS_SMALL);
+}
+
+bool RxStreamState::CanFill() const {
+  if (uringx_rxsrc_class_available(pool->src, URINGX_RX_CLASS_LARGE)) return true;
+  return cls == URINGX_RX_CLASS_SMALL &&
+         uringx_rxsrc_class_available(pool->src, URINGX_RX_CLASS_SMALL);
 }
 
 void RxStreamState::RearmUnlessPaused() {
@@ -286,6 +357,29 @@ std::string BindForForwarding(detail::RxPoolCore& core, const char* ifname) {
   return {};
 }
 
+// Buffers of the small size class (0: none), or what is wrong with Options.
+absl::StatusOr<uint32_t> SmallClassBuffers(const RxPool::Options& o) {
+  if (o.small_buffers == RxPool::Options::kNoSmall || o.small_buffer_size == 0 ||
+      o.mode == URINGX_RXSRC_ZCRX || o.incremental)
+    return 0;
+  if (o.small_buffers == RxPool::Options::kAutoSmall) {
+    if (o.buffer_size / 4 < o.small_buffer_size) return 0;
+    uint64_t n = (uint64_t{o.buffers} * o.buffer_size / 8) / o.small_buffer_size;
+    if (n == 0) return 0;
+    n = std::min<uint64_t>(n, 32768);
+    return static_cast<uint32_t>(std::bit_floor(n));
+  }
+  uint32_t n = o.small_buffers;
+  if (n > 32768 || (n & (n - 1)))
+    return absl::InvalidArgumentError(absl::StrCat("RxPool::Create: Options::small_buffers = ", n,
+                                                   ": wants a power of two, 1..32768"));
+  if (o.small_buffer_size >= o.buffer_size)
+    return absl::InvalidArgumentError(
+        absl::StrCat("RxPool::Create: Options::small_buffer_size = ", o.small_buffer_size,
+                     ": wants fewer bytes than buffer_size (", o.buffer_size, ")"));
+  return n;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<RxPool>> RxPool::Create(Ring& ring, const Options& options) {
@@ -314,9 +408,22 @@ absl::StatusOr<std::unique_ptr<RxPool>> RxPool::Create(Ring& ring, const Options
   params.pbuf.bgid = options.buffer_group;
   params.pbuf.flags = (options.incremental ? URINGX_PBUF_INC : 0) |
                       (options.bundles ? URINGX_PBUF_BUNDLE : 0);
+  absl::StatusOr<uint32_t> small = SmallClassBuffers(options);
+  if (!small.ok()) return small.status();
+  if (*small) {
+    params.pbuf_small = params.pbuf;
+    params.pbuf_small.nr_bufs = *small;
+    params.pbuf_small.buf_size = options.small_buffer_size;
+    params.pbuf_small.bgid = options.buffer_group ^ 0x8000;
+  }
   uringx_rxsrc* src = nullptr;
   uringx_reason reason = URINGX_REASON_NONE;
   int ret = uringx_rxsrc_create(ring.raw(), &params, &src, &reason);
+  if (ret == -EEXIST && options.mode != URINGX_RXSRC_ZCRX)
+    return absl::AlreadyExistsError(absl::StrCat(
+        "RxPool::Create: buffer group ", options.buffer_group,
+        *small ? absl::StrCat(" (or ", params.pbuf_small.bgid, ", its small class)") : "",
+        " is in use on this ring: give each pool on a ring its own Options::buffer_group"));
   if (ret < 0) return ReasonStatus("RxPool::Create", ret, reason);
   auto* core = new detail::RxPoolCore(ring, src, options.stream_quota);
   if (options.forward_ifname) core->forward_unavailable = BindForForwarding(*core, options.forward_ifname);
@@ -365,6 +472,7 @@ uint32_t RxPool::stream_quota() const { return core_->quota; }
 Ring& RxPool::ring() const { return *core_->ring; }
 
 bool RxPool::incremental() const { return core_->incremental_ring(); }
+uint32_t RxPool::small_buffer_size() const { return core_->class_bytes[URINGX_RX_CLASS_SMALL]; }
 bool RxPool::bundles() const {
   uringx_pbufring* pbr = uringx_rxsrc_pbufring(core_->src);
   return pbr && uringx_pbufring_bundles(pbr);
@@ -382,6 +490,12 @@ std::string RxPool::Describe() const {
     absl::StrAppend(&out, " (", core_->forward_unavailable, ")");
   if (reason() != URINGX_REASON_NONE)
     absl::StrAppend(&out, " (zcrx not used: ", uringx_reason_str(reason()), ")");
+  if (core_->two_classes())
+    absl::StrAppend(
+        &out, " (size classes: ", uringx_rxsrc_class_nr_bufs(core_->src, URINGX_RX_CLASS_SMALL),
+        " x ", core_->class_bytes[URINGX_RX_CLASS_SMALL], " and ",
+        uringx_rxsrc_class_nr_bufs(core_->src, URINGX_RX_CLASS_LARGE), " x ",
+        core_->class_bytes[URINGX_RX_CLASS_LARGE], " bytes)");
   uringx_pbufring* pbr = uringx_rxsrc_pbufring(core_->src);
   if (pbr && uringx_pbufring_downgrade(pbr) != URINGX_REASON_NONE)
     absl::StrAppend(&out, " (buffer ring mode asked for is off: ",
@@ -430,5 +544,7 @@ std::optional<RxBuffer> RecvStream::TryNext() {
 uint32_t RecvStream::held() const { return state_->held; }
 uint64_t RecvStream::cqes() const { return state_->cqes; }
 uint64_t RecvStream::arms() const { return state_->arms; }
+uint32_t RecvStream::buffer_size() const { return state_->pool->class_bytes[state_->cls]; }
+uint64_t RecvStream::class_moves() const { return state_->class_moves; }
 
 }  // namespace zcnet

@@ -352,3 +352,8 @@ uint32_t uringx_pbufring_outstanding(const struct uringx_pbufring *pbr)
 {
 	return pbr->outstanding;
 }
+
+bool uringx_pbufring_owns(const struct uringx_pbufring *pbr, uint64_t token)
+{
+	return pbr && token_tag(token) == pbr->tag;
+}

@@ -3,17 +3,18 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <zcnet/net/socket.hpp>
-#include <zcnet/ring.hpp>
-#include <zcnet/rx_buffer.hpp>
-#include <zcnet/scope.hpp>
-#include <zcnet/when_all.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <deque>
 #include <string>
 #include <thread>
+#include <vector>
+#include <zcnet/net/socket.hpp>
+#include <zcnet/ring.hpp>
+#include <zcnet/rx_buffer.hpp>
+#include <zcnet/scope.hpp>
+#include <zcnet/when_all.hpp>
 
 #include "support/loopback.hpp"
 
@@ -268,6 +269,221 @@ TEST(RxPool, CreateNamesTheBadParameter) {
   o.buffer_size = 0;
   EXPECT_NE(RxPool::Create(*ring, o).status().message().find("Options::buffer_size = 0"),
             std::string_view::npos);
+  o.buffer_size = 4096;
+  o.small_buffers = 48;
+  EXPECT_NE(RxPool::Create(*ring, o).status().message().find("Options::small_buffers = 48"),
+            std::string_view::npos);
+  o.small_buffers = 16;
+  o.small_buffer_size = 4096;
+  EXPECT_NE(RxPool::Create(*ring, o).status().message().find(
+                "Options::small_buffer_size = 4096: wants fewer bytes than buffer_size (4096)"),
+            std::string_view::npos);
+  // Left to kAutoSmall, a pool whose buffers are under four small ones has
+  // one class; an incremental ring has none either.
+  o.small_buffers = RxPool::Options::kAutoSmall;
+  o.small_buffer_size = 2048;
+  auto one = RxPool::Create(*ring, o);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ((*one)->small_buffer_size(), 0u);
+  one->reset();
+  auto inc = RxPool::Create(*ring, PbufOptions(true, true));
+  ASSERT_TRUE(inc.ok()) << inc.status();
+  EXPECT_EQ((*inc)->small_buffer_size(), 0u);
+}
+
+// Size classes. Each message is written only after the previous one was
+// received, so each lands in a buffer of its own.
+struct Held {
+  absl::Status error;
+  size_t held = 0;
+  long first_bad = -1;
+  uint32_t buffer_size = 0;
+  uint64_t class_moves = 0;
+};
+
+Task<Held> HoldSmallMessages(RxPool& pool, int server, int client, size_t count, size_t len,
+                             absl::Duration wait) {
+  Held h;
+  auto stream = pool.Stream(server);
+  if (!stream.ok()) {
+    h.error = stream.status();
+    co_return h;
+  }
+  testsupport::SeededStream fill(77), expect(77);
+  std::vector<uint8_t> msg(len);
+  std::vector<RxBuffer> held;
+  for (size_t i = 0; i < count; i++) {
+    fill.Fill(msg.data(), len);
+    if (write(client, msg.data(), len) != static_cast<ssize_t>(len)) {
+      h.error = absl::InternalError("write");
+      break;
+    }
+    size_t got = 0;
+    while (got < len) {
+      absl::StatusOr<RxBuffer> b = co_await stream->Next(OpOptions{{}, wait});
+      if (!b.ok() || b->empty()) {
+        h.error = b.ok() ? absl::OutOfRangeError("early EOF") : b.status();
+        break;
+      }
+      long bad = expect.Verify(reinterpret_cast<const uint8_t*>(b->data()), b->size());
+      if (bad >= 0 && h.first_bad < 0) h.first_bad = static_cast<long>(i * len) + bad;
+      got += b->size();
+      held.push_back(std::move(*b));
+    }
+    if (!h.error.ok()) break;
+  }
+  h.held = held.size();
+  h.buffer_size = stream->buffer_size();
+  h.class_moves = stream->class_moves();
+  co_return h;
+}
+
+// 600 messages of 64 bytes held at once by a lone stream of a pool of 256
+// large buffers: after the first 32 (in large buffers, while the stream
+// learns) they sit in small ones. The same pool without the small class
+// runs dry at 256 (the wait times out): what the class saves.
+TEST(RxSizeClass, SmallMessagesTakeSmallBuffers) {
+  auto ring = MakeRing();
+  RxPool::Options o = PbufOptions(false, true);  // 256 x 64 KiB
+  auto pool = RxPool::Create(*ring, o);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  EXPECT_EQ((*pool)->small_buffer_size(), 2048u);
+  EXPECT_NE((*pool)->Describe().find("size classes: 1024 x 2048 and 256 x 65536"),
+            std::string::npos)
+      << (*pool)->Describe();
+  auto pair = testsupport::MakeTcpPair();
+  Held h = ring->Run(
+      HoldSmallMessages(**pool, pair.server.get(), pair.client.get(), 600, 64, absl::Seconds(5)));
+  ASSERT_TRUE(h.error.ok()) << h.error;
+  EXPECT_EQ(h.held, 600u);
+  EXPECT_EQ(h.first_bad, -1);
+  EXPECT_EQ(h.buffer_size, 2048u);
+  EXPECT_EQ(h.class_moves, 1u);
+  EXPECT_EQ((*pool)->outstanding(), 0u);
+  ring->Drain();
+
+  // A second pool on the ring wants another buffer group; the error says so.
+  o.small_buffers = RxPool::Options::kNoSmall;
+  auto clash = RxPool::Create(*ring, o);
+  EXPECT_EQ(clash.status().code(), absl::StatusCode::kAlreadyExists) << clash.status();
+  EXPECT_NE(clash.status().message().find("buffer group 0 is in use on this ring"),
+            std::string::npos)
+      << clash.status();
+  o.buffer_group = 1;
+  auto one = RxPool::Create(*ring, o);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ((*one)->small_buffer_size(), 0u);
+  EXPECT_EQ((*one)->Describe().find("size classes"), std::string::npos);
+  auto pair2 = testsupport::MakeTcpPair();
+  Held h2 = ring->Run(HoldSmallMessages(**one, pair2.server.get(), pair2.client.get(), 300, 64,
+                                        absl::Milliseconds(300)));
+  EXPECT_EQ(h2.error.code(), absl::StatusCode::kDeadlineExceeded) << h2.error;
+  EXPECT_EQ(h2.held, 256u) << "one class of 256 buffers held more than 256 messages";
+  EXPECT_EQ(h2.buffer_size, 65536u);
+  ring->Drain();
+}
+
+// A small class of 2 buffers borrows the large one's: 40 messages held (32
+// large, 2 small, then large again), none lost, in order.
+TEST(RxSizeClass, TheSmallClassOutOfBuffersBorrowsTheLargeOnes) {
+  auto ring = MakeRing();
+  RxPool::Options o = PbufOptions(false, true);
+  o.small_buffers = 2;
+  auto pool = RxPool::Create(*ring, o);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  auto pair = testsupport::MakeTcpPair();
+  Held h = ring->Run(
+      HoldSmallMessages(**pool, pair.server.get(), pair.client.get(), 40, 100, absl::Seconds(5)));
+  ASSERT_TRUE(h.error.ok()) << h.error;
+  EXPECT_EQ(h.held, 40u);
+  EXPECT_EQ(h.first_bad, -1);
+  EXPECT_EQ(h.class_moves, 2u);
+  EXPECT_EQ(h.buffer_size, 65536u) << "the stream stayed on the exhausted small class";
+  ring->Drain();
+}
+
+// One stream: bulk (stays on the large class), then small messages (moves
+// to the small class, by cancelling the large receive), then bulk again
+// (back to large); every byte verified in order across the moves.
+TEST(RxSizeClass, AStreamFollowsItsTrafficAcrossClassesInOrder) {
+  auto ring = MakeRing();
+  auto pool = RxPool::Create(*ring, PbufOptions(false, true));
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  auto pair = testsupport::MakeTcpPair();
+  const size_t bulk = 8 << 20, smalls = 200, small_len = 64;
+  const uint64_t total = 2 * bulk + smalls * small_len;
+  std::atomic<int> phase{0};  // the consumer saw: 1 the first bulk, 2 the smalls
+  std::thread writer([fd = pair.client.Release(), &phase, bulk, smalls, small_len] {
+    testsupport::SeededStream fill(5);
+    std::vector<uint8_t> buf(bulk);
+    auto write_all = [fd](const uint8_t* p, size_t n) {
+      while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0) return;
+        p += w;
+        n -= static_cast<size_t>(w);
+      }
+    };
+    fill.Fill(buf.data(), bulk);
+    write_all(buf.data(), bulk);
+    while (phase.load() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (size_t i = 0; i < smalls; i++) {
+      fill.Fill(buf.data(), small_len);
+      write_all(buf.data(), small_len);
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+    while (phase.load() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    fill.Fill(buf.data(), bulk);
+    write_all(buf.data(), bulk);
+    close(fd);
+  });
+  struct Seen {
+    absl::Status error;
+    uint64_t bytes = 0;
+    long first_bad = -1;
+    uint32_t after_bulk = 0, after_smalls = 0, at_end = 0;
+    uint64_t moves = 0;
+  };
+  Seen r = ring->Run([](RxPool& pool, int fd, std::atomic<int>& phase, uint64_t bulk,
+                        uint64_t smalls_end) -> Task<Seen> {
+    Seen r;
+    testsupport::SeededStream expect(5);
+    auto stream = pool.Stream(fd);
+    if (!stream.ok()) {
+      r.error = stream.status();
+      co_return r;
+    }
+    for (;;) {
+      absl::StatusOr<RxBuffer> b = co_await stream->Next(OpOptions{{}, absl::Seconds(10)});
+      if (!b.ok()) {
+        r.error = b.status();
+        break;
+      }
+      if (b->empty()) break;
+      long bad = expect.Verify(reinterpret_cast<const uint8_t*>(b->data()), b->size());
+      if (bad >= 0 && r.first_bad < 0) r.first_bad = static_cast<long>(r.bytes) + bad;
+      r.bytes += b->size();
+      if (phase.load() == 0 && r.bytes >= bulk) {
+        r.after_bulk = stream->buffer_size();
+        phase.store(1);
+      } else if (phase.load() == 1 && r.bytes >= smalls_end) {
+        r.after_smalls = stream->buffer_size();
+        phase.store(2);
+      }
+    }
+    r.at_end = stream->buffer_size();
+    r.moves = stream->class_moves();
+    co_return r;
+  }(**pool, pair.server.get(), phase, bulk, bulk + smalls * small_len));
+  writer.join();
+  ASSERT_TRUE(r.error.ok()) << r.error;
+  EXPECT_EQ(r.bytes, total);
+  EXPECT_EQ(r.first_bad, -1) << "bytes lost or reordered across a class move";
+  EXPECT_EQ(r.after_bulk, 65536u) << "a bulk stream stayed on the small class";
+  EXPECT_EQ(r.after_smalls, 2048u) << "small messages stayed on the large class";
+  EXPECT_EQ(r.at_end, 65536u);
+  EXPECT_EQ(r.moves, 2u);
+  EXPECT_EQ((*pool)->outstanding(), 0u);
 }
 
 TEST(RecvStream, PeerResetMidStreamIsAnError) {

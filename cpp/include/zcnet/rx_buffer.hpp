@@ -130,6 +130,23 @@ class RxPool {
     uint32_t buffers = 256;
     uint32_t buffer_size = 64 << 10;
     uint16_t buffer_group = 0;
+    // Size classes: beside the ring of `buffers` x `buffer_size`, a ring of
+    // smaller buffers (buffer group buffer_group ^ 0x8000), so that a small
+    // message does not take a large buffer: a pool holds many more small
+    // messages at once. Each stream picks its class from what its receives
+    // bring: it starts large (a bulk stream never pays for the choice),
+    // moves to the small class once 32 receives in a row averaged under
+    // half a small buffer (one cancel and re-arm), back when a receive
+    // fills small buffers whole; the small class out of buffers borrows
+    // the large one's, never the other way. kAutoSmall: an eighth of the
+    // large class's bytes in small buffers (a power of two), where
+    // buffer_size is at least four small buffers and the ring is not
+    // incremental (that packs small receives already); small_buffer_size 0
+    // or kNoSmall: one class.
+    static constexpr uint32_t kAutoSmall = 0;
+    static constexpr uint32_t kNoSmall = UINT32_MAX;
+    uint32_t small_buffer_size = 2048;
+    uint32_t small_buffers = kAutoSmall;
     // Incremental consumption packs small receives into one buffer, but an
     // incremental ring feeds one stream at a time: off by default so that a
     // pool serves any number of connections.
@@ -201,6 +218,8 @@ class RxPool {
   // (the kernel may refuse what Options asked for; Describe() says so).
   bool incremental() const;
   bool bundles() const;
+  // Bytes per buffer of the small class, 0 without one (Options::small_*).
+  uint32_t small_buffer_size() const;
 
   // Forwarding: true when SendZc(fd, RxBuffer) sends from the area the NIC
   // mapped for transmission (Options::forward_ifname), and what it did.
@@ -251,6 +270,10 @@ class RecvStream {
   // Receive CQEs and io_uring re-arms so far (for benchmarks).
   uint64_t cqes() const;
   uint64_t arms() const;
+  // The buffer size of the class the stream receives into now, and how
+  // often it moved between the pool's size classes.
+  uint32_t buffer_size() const;
+  uint64_t class_moves() const;
 
  private:
   friend class RxPool;

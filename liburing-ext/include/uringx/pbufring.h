@@ -109,6 +109,8 @@ uint32_t uringx_pbufring_nr_bufs(const struct uringx_pbufring *pbr);
 uint32_t uringx_pbufring_available(const struct uringx_pbufring *pbr);
 /* Views handed out and not yet released. */
 uint32_t uringx_pbufring_outstanding(const struct uringx_pbufring *pbr);
+/* uringx_pbufring_owns - true when @token was issued by this ring. */
+bool uringx_pbufring_owns(const struct uringx_pbufring *pbr, uint64_t token);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,14 @@
  * NIC queue, else a provided-buffer ring (incremental, bundles when the kernel
  * has them). Why zcrx was not taken is recorded (uringx_rxsrc_reason()).
  * NODEV copy mode is used only when forced: it copies, like the buffer ring.
+ *
+ * Size classes: a buffer-ring source may have a second ring of smaller
+ * buffers (params.pbuf_small), so a stream of small messages does not take a
+ * large buffer per message. Each receive is armed on one class and its CQEs
+ * decoded with that class (the _class calls); views of either class are
+ * released through uringx_rxsrc_release(). Which class a stream uses is the
+ * caller's choice: zcnet's RecvStream moves between them from the sizes its
+ * receives bring.
  */
 #ifndef URINGX_RXSRC_H
 #define URINGX_RXSRC_H
@@ -37,10 +45,23 @@ enum uringx_rxsrc_kind {
 	URINGX_RX_ZCRX,
 };
 
+/* Buffer classes of a buffer-ring source; a zcrx source has one. */
+enum uringx_rx_class {
+	URINGX_RX_CLASS_LARGE = 0,	/* params.pbuf (or the zcrx area) */
+	URINGX_RX_CLASS_SMALL = 1,	/* params.pbuf_small */
+};
+
 struct uringx_rxsrc_params {
 	enum uringx_rxsrc_mode mode;
 	struct uringx_zcrx_params zcrx;		/* ifname NULL + mode ZCRX: NODEV */
 	struct uringx_pbufring_params pbuf;
+	/*
+	 * The small class, used only when the source is a buffer ring:
+	 * nr_bufs 0 for none. buf_size must be below pbuf.buf_size, the bgid
+	 * another one, the flags pbuf's (incremental rings take no class:
+	 * they pack small receives already).
+	 */
+	struct uringx_pbufring_params pbuf_small;
 };
 
 /*
@@ -77,7 +98,22 @@ int uringx_rxsrc_zcrx_err(const struct uringx_rxsrc *src);
 /* uringx_rxsrc_prep_recv - arm a multishot receive on @fd from this source. */
 void uringx_rxsrc_prep_recv(const struct uringx_rxsrc *src, struct io_uring_sqe *sqe, int fd);
 
-/* Size of the views array for uringx_rxsrc_decode(). */
+/*
+ * uringx_rxsrc_nr_classes - 2 for a buffer-ring source with a small class,
+ * else 1. uringx_rxsrc_class_buf_size - bytes per buffer of @cls (0 for a
+ * class the source lacks; the zcrx buffer length for zcrx).
+ */
+uint32_t uringx_rxsrc_nr_classes(const struct uringx_rxsrc *src);
+uint32_t uringx_rxsrc_class_buf_size(const struct uringx_rxsrc *src, enum uringx_rx_class cls);
+/*
+ * uringx_rxsrc_prep_recv_class - arm the receive on class @cls; its CQEs
+ * go to uringx_rxsrc_decode_class() with the same @cls. A class the source
+ * lacks means the large one.
+ */
+void uringx_rxsrc_prep_recv_class(const struct uringx_rxsrc *src, struct io_uring_sqe *sqe,
+				  int fd, enum uringx_rx_class cls);
+
+/* Size of the views array for uringx_rxsrc_decode() (either class). */
 uint32_t uringx_rxsrc_max_views(const struct uringx_rxsrc *src);
 
 /*
@@ -88,7 +124,15 @@ int uringx_rxsrc_decode(struct uringx_rxsrc *src, const struct io_uring_cqe *cqe
 			struct uringx_rx_view *views, uint32_t max_views,
 			struct uringx_rx_event *ev);
 
-/* uringx_rxsrc_release - give a view back: -EINVAL, -EALREADY as the sources. */
+/* uringx_rxsrc_decode_class - decode a CQE of a receive armed on @cls. */
+int uringx_rxsrc_decode_class(struct uringx_rxsrc *src, enum uringx_rx_class cls,
+			      const struct io_uring_cqe *cqe, struct uringx_rx_view *views,
+			      uint32_t max_views, struct uringx_rx_event *ev);
+
+/*
+ * uringx_rxsrc_release - give a view of either class back: -EINVAL, -EALREADY
+ * as the sources.
+ */
 int uringx_rxsrc_release(struct uringx_rxsrc *src, uint64_t token);
 
 /* uringx_rxsrc_flush - publish batched returns (zcrx); no-op for buffer rings. */
@@ -102,14 +146,20 @@ int uringx_rxsrc_flush(struct uringx_rxsrc *src);
  * last CQE was seen.
  */
 uint32_t uringx_rxsrc_available(const struct uringx_rxsrc *src);
+/* uringx_rxsrc_class_available - the same for one class (0 for a missing one). */
+uint32_t uringx_rxsrc_class_available(const struct uringx_rxsrc *src, enum uringx_rx_class cls);
 
 /* uringx_rxsrc_nr_bufs - buffers the source has in all (filled or not). */
 uint32_t uringx_rxsrc_nr_bufs(const struct uringx_rxsrc *src);
+/* uringx_rxsrc_class_nr_bufs - buffers of one class (0 for a missing one). */
+uint32_t uringx_rxsrc_class_nr_bufs(const struct uringx_rxsrc *src, enum uringx_rx_class cls);
 
 /* uringx_rxsrc_outstanding - views not yet released. */
 uint32_t uringx_rxsrc_outstanding(const struct uringx_rxsrc *src);
 
 struct uringx_pbufring *uringx_rxsrc_pbufring(struct uringx_rxsrc *src);	/* or NULL */
+/* The small class's ring, or NULL. */
+struct uringx_pbufring *uringx_rxsrc_small_pbufring(struct uringx_rxsrc *src);
 struct uringx_zcrx *uringx_rxsrc_zcrx(struct uringx_rxsrc *src);		/* or NULL */
 
 #ifdef __cplusplus

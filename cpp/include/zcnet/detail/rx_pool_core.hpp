@@ -49,6 +49,14 @@ struct RxPoolCore {
   // take, at most kArmBuffers buffers' worth; 0 for zcrx, where only the
   // cancel at the quota bounds it.
   uint32_t quota_buf_bytes = 0;
+  // Bytes per buffer of each size class (0: no such class); with two, every
+  // receive gets the byte limit, quota or not, so that it ends and the
+  // stream can pick its class again.
+  uint32_t class_bytes[2] = {0, 0};
+  bool two_classes() const { return class_bytes[URINGX_RX_CLASS_SMALL] != 0; }
+  // A receive on the large class whose last kClassWindow CQEs averaged no
+  // more than half a small buffer is cancelled and re-armed on the small one.
+  static constexpr uint32_t kClassWindow = 32;
   // Why a cap: with a limit, a bundle receive maps as many ring buffers as
   // the limit could fill (up to 256) before each receive into an empty
   // socket, even for a 100-byte request, where an unlimited one maps one.
@@ -109,6 +117,9 @@ struct RxStreamState : MultishotStream<RxStreamState> {
   // Re-arms an ended receive, or queues it with the starved streams while
   // it is paused over its quota.
   void RearmUnlessPaused();
+  // A buffer its next receive can take is free (the small class may take
+  // the large one's, not the other way).
+  bool CanFill() const;
   // An RxBuffer of this stream is given back.
   void ReleaseView(uint64_t token);
   void DropQueued();
@@ -122,12 +133,28 @@ struct RxStreamState : MultishotStream<RxStreamState> {
   uint32_t held = 0;     // views queued or handed out, not yet released
   bool paused = false;   // over its quota: not re-armed until it holds resume_at
   bool quota_cancel = false;  // the receive was cancelled for the quota
+  bool class_cancel = false;  // ... to move to the small class
+  // The class the next receive is armed on, and the armed one's.
+  uringx_rx_class cls = URINGX_RX_CLASS_LARGE;
+  uringx_rx_class armed_cls = URINGX_RX_CLASS_LARGE;
+  uint64_t class_moves = 0;
+  // Bytes and CQEs of the large-class receive's current window.
+  uint64_t window_bytes = 0;
+  uint32_t window_cqes = 0;
+  void MoveTo(uringx_rx_class c) {
+    if (c != cls) class_moves++;
+    cls = c;
+  }
   // The armed receive's byte limit in buffers, and what it has brought.
   uint32_t arm_bufs = RxPoolCore::kArmBuffers;
   uint64_t arm_bytes = 0;
   uint64_t arm_cqes = 0;
-  // Sets arm_bufs for the next receive from how the last one ended.
-  void AdaptArmLimit(bool ended_by_limit);
+  // Sets the class and arm_bufs for the next receive from how the last one
+  // ended.
+  void AdaptArm(bool ended_by_limit);
+  // A receive on the large class bringing small CQEs: true when its last
+  // window says it should be cancelled and re-armed on the small class.
+  bool WantsSmallClass();
   bool eof = false;
   int error = 0;
   RxStreamState* next_starved = nullptr;
