@@ -65,7 +65,7 @@ struct Options {
                "[--buffer-size B] [--send gather|one] [--seconds S]\n"
                "                         [--cqe mixed|32] [--ring-fd registered|plain]\n"
                "                         [--wait-batch N --wait-usec U] [--cq-entries N] [--fixed-files N]\n"
-               "                         [--deadline-ms MS [--deadlines queue|per-op]]\n"
+               "                         [--deadline-ms MS [--deadlines queue|per-op]] [--napi-busy-poll U]\n"
                "       zcnet-echo client --port P | --address A [--connections N] [--size B] "
                "[--depth D] [--seconds S]\n"
                "--address: 127.0.0.1:P, [::1]:P or unix:/path (unix:@name: abstract); default\n"
@@ -84,7 +84,9 @@ struct Options {
                "(their sends name the slot; default 0: none).\n"
                "--deadline-ms MS: a deadline on every receive wait and send (a connection idle\n"
                "that long is closed), on the ring's one timer (--deadlines queue, the default)\n"
-               "or a kernel timer per operation (per-op).\n");
+               "or a kernel timer per operation (per-op).\n"
+               "--napi-busy-poll U: a waiting ring busy-polls its sockets' NIC queues for up to U\n"
+               "microseconds (IORING_REGISTER_NAPI; server and client; loopback has no NAPI).\n");
   std::exit(code);
 }
 
@@ -170,6 +172,8 @@ Task<int> Serve(Ring& ring, const Options& o, int signal_fd) {
                   ? absl::StrCat("batches of ", ring.wait_batch(), " within ", ring.wait_min_usec(),
                                  " us while completions come that fast").c_str()
                   : "one completion at a time");
+  if (ring.napi_busy_polling())
+    std::printf("zcnet-echo: NAPI busy poll %u us\n", o.ring.napi_busy_poll_usec);
   std::fflush(stdout);
   std::stop_source stop;
   std::stop_token token = stop.get_token();
@@ -301,6 +305,7 @@ int main(int argc, char** argv) {
       {"wait-batch", required_argument, nullptr, 'W'},  {"wait-usec", required_argument, nullptr, 'U'},
       {"cq-entries", required_argument, nullptr, 'Q'},  {"fixed-files", required_argument, nullptr, 'F'},
       {"deadline-ms", required_argument, nullptr, 'D'}, {"deadlines", required_argument, nullptr, 'E'},
+      {"napi-busy-poll", required_argument, nullptr, 'N'},
       {"help", no_argument, nullptr, 'h'},              {nullptr, 0, nullptr, 0}};
   optind = 2;
   for (int c; (c = getopt_long(argc, argv, "", opts, nullptr)) != -1;) {
@@ -378,6 +383,11 @@ int main(int argc, char** argv) {
         break;
       case 'F':
         if (!examples::ParseUint(me, "--fixed-files", optarg, 0, 65536, &o.ring.fixed_files)) return 2;
+        break;
+      case 'N':
+        if (!examples::ParseUint(me, "--napi-busy-poll", optarg, 1, 1000000,
+                                 &o.ring.napi_busy_poll_usec))
+          return 2;
         break;
       case 'D':
         if (!examples::ParseUint(me, "--deadline-ms", optarg, 1, 3600000, &o.deadline_ms)) return 2;

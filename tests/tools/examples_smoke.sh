@@ -170,6 +170,7 @@ for flags in "--send gather" "--send one" "--send gather --fixed-files 8"; do
 	grep -q 'server CPU [0-9.]* us/request' <<<"$out" || fail "echo-load did not read the server's CPU"
 done
 refuses 2 "--send wants gather or one, got 'all'" zcnet-echo server --send all
+refuses 2 "--napi-busy-poll wants an integer 1..1000000, got '0'" zcnet-echo server --napi-busy-poll 0
 refuses 2 "--cqe wants mixed or 32, got '64'" zcnet-echo server --cqe 64
 refuses 2 "--ring-fd wants registered or plain, got 'shared'" zcnet-echo server --ring-fd shared
 refuses 1 "wait_batch = 8, wait_min_usec = 0: a batched wait needs both" zcnet-echo server --port 0 --wait-batch 8
