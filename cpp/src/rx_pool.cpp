@@ -330,10 +330,6 @@ absl::StatusOr<RxBuffer> RxStreamState::Take(WaitEnd end) {
 
 }  // namespace detail
 
-void RxBuffer::Reset() {
-  if (stream_) std::exchange(stream_, nullptr)->ReleaseView(token_);
-}
-
 namespace {
 
 // Binds the pool's zcrx area for @ifname's transmit DMA in a slot of the

@@ -171,6 +171,11 @@ bool ForwardAwaiter::await_suspend(std::coroutine_handle<Promise> h) {
   return true;
 }
 
+// Inline: the application's one call per buffer goes straight to its stream.
+inline void RxBuffer::Reset() {
+  if (stream_) std::exchange(stream_, nullptr)->ReleaseView(token_);
+}
+
 inline detail::StreamNextAwaiter<detail::RxStreamState> RecvStream::Next(OpOptions options) {
   return detail::StreamNextAwaiter<detail::RxStreamState>(state_, options);
 }
