@@ -311,22 +311,27 @@ size_t AcquireAwaiter::Abandon(detail::Suspension* s, detail::PromiseBase*) {
   return 0;  // nothing of the kernel's writes into the frame
 }
 
-Task<absl::StatusOr<size_t>> RecvInto(int fd, TxBuffer& buf, OpOptions options) {
-  if (!buf) co_return absl::InvalidArgumentError("RecvInto: empty TxBuffer");
-  struct Prep {
-    detail::TxPoolCore* pool;
-    int fd;
-    void* addr;
-    size_t len;
-    void operator()(io_uring_sqe* sqe) const {
-      if (uringx_bufpool_prep_recv(pool->pool, sqe, fd, addr, len, 0)) pool->stats.fixed_plain_ops++;
-    }
-  };
+void detail::RecvIntoPrep::operator()(io_uring_sqe* sqe) const {
+  if (uringx_bufpool_prep_recv(pool->pool, sqe, fd, addr, len, 0)) pool->stats.fixed_plain_ops++;
+}
+
+absl::StatusOr<size_t> detail::RecvIntoResult::operator()(int res, uint32_t flags) const {
+  absl::StatusOr<size_t> got = detail::BytesResult{"recv"}(res, flags);
+  if (got.ok()) buf->size_ = *got;
+  return got;
+}
+
+RecvIntoAwaiter::RecvIntoAwaiter(int fd, TxBuffer& buf, OpOptions options) {
+  if (!buf) return;
   detail::TxPoolCore* pool = buf.pool_;
-  auto got = co_await MakeIo(*pool->ring, options, Prep{pool, fd, buf.chunk_.addr, buf.chunk_.len},
-                             detail::BytesResult{"recv"});
-  if (got.ok()) buf.size_ = *got;
-  co_return got;
+  io_.emplace(*pool->ring, std::move(options),
+              detail::RecvIntoPrep{pool, fd, buf.chunk_.addr, buf.chunk_.len},
+              detail::RecvIntoResult{&buf});
+}
+
+absl::StatusOr<size_t> RecvIntoAwaiter::await_resume() {
+  if (!io_) return absl::InvalidArgumentError("RecvInto: empty TxBuffer");
+  return io_->await_resume();
 }
 
 bool SendZcAwaiter::await_ready() const noexcept {

@@ -375,10 +375,9 @@ bool uringx_bufpool_fixed_plain(const struct uringx_bufpool *pool)
 	return pool->fixed_plain;
 }
 
-bool uringx_bufpool_prep_send(const struct uringx_bufpool *pool, struct io_uring_sqe *sqe,
-			      int fd, const void *addr, size_t len, int msg_flags)
+/* A prepared plain SEND/RECV names the pool's slot where the kernel takes it. */
+static bool name_slot(const struct uringx_bufpool *pool, struct io_uring_sqe *sqe)
 {
-	io_uring_prep_send(sqe, fd, addr, len, msg_flags);
 	if (!pool->fixed_plain)
 		return false;
 	sqe->ioprio |= IORING_RECVSEND_FIXED_BUF;
@@ -386,13 +385,16 @@ bool uringx_bufpool_prep_send(const struct uringx_bufpool *pool, struct io_uring
 	return true;
 }
 
+bool uringx_bufpool_prep_send(const struct uringx_bufpool *pool, struct io_uring_sqe *sqe,
+			      int fd, const void *addr, size_t len, int msg_flags)
+{
+	io_uring_prep_send(sqe, fd, addr, len, msg_flags);
+	return name_slot(pool, sqe);
+}
+
 bool uringx_bufpool_prep_recv(const struct uringx_bufpool *pool, struct io_uring_sqe *sqe,
 			      int fd, void *addr, size_t len, int msg_flags)
 {
 	io_uring_prep_recv(sqe, fd, addr, len, msg_flags);
-	if (!pool->fixed_plain)
-		return false;
-	sqe->ioprio |= IORING_RECVSEND_FIXED_BUF;
-	sqe->buf_index = pool->buf_index;
-	return true;
+	return name_slot(pool, sqe);
 }

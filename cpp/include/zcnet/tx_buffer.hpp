@@ -54,10 +54,10 @@ namespace zcnet {
 class TxPool;
 class TxBuffer;
 class SendZcAwaiter;
-Task<absl::StatusOr<size_t>> RecvInto(int fd, TxBuffer& buf, OpOptions options);
 namespace detail {
 struct TxPoolCore;
 struct SendSlot;
+struct RecvIntoResult;
 }
 
 // One registered chunk. Move-only; returns to its pool when destroyed.
@@ -91,7 +91,8 @@ class TxBuffer {
  private:
   friend struct detail::TxPoolCore;
   friend class SendZcAwaiter;
-  friend Task<absl::StatusOr<size_t>> RecvInto(int fd, TxBuffer& buf, OpOptions options);
+  friend class RecvIntoAwaiter;
+  friend struct detail::RecvIntoResult;
   TxBuffer(detail::TxPoolCore* pool, const uringx_chunk& c) : pool_(pool), chunk_(c) {}
 
   detail::TxPoolCore* pool_ = nullptr;
@@ -238,8 +239,39 @@ inline SendZcAwaiter SendZc(int fd, TxBuffer buf, OpOptions options = {}) {
 // slot where TxPool::fixed_plain(), so a forwarder can receive into
 // registered memory and hand the same chunk to SendZc without a copy of its
 // own. @buf must stay alive, and in place, until the co_await returns; an
-// empty TxBuffer is InvalidArgument.
-Task<absl::StatusOr<size_t>> RecvInto(int fd, TxBuffer& buf, OpOptions options = {});
+// empty TxBuffer is InvalidArgument. An awaitable, not a Task: no coroutine
+// frame per receive.
+namespace detail {
+struct RecvIntoPrep {
+  TxPoolCore* pool;
+  int fd;
+  void* addr;
+  size_t len;
+  void operator()(io_uring_sqe* sqe) const;
+};
+struct RecvIntoResult {
+  TxBuffer* buf;
+  absl::StatusOr<size_t> operator()(int res, uint32_t flags) const;
+};
+}  // namespace detail
+
+class [[nodiscard]] RecvIntoAwaiter {
+ public:
+  RecvIntoAwaiter(int fd, TxBuffer& buf, OpOptions options);
+  bool await_ready() const noexcept { return !io_; }
+  template <typename Promise>
+  bool await_suspend(std::coroutine_handle<Promise> h) {
+    return io_->await_suspend(h);
+  }
+  absl::StatusOr<size_t> await_resume();
+
+ private:
+  std::optional<IoAwaitable<detail::RecvIntoPrep, detail::RecvIntoResult>> io_;  // empty: no chunk
+};
+
+inline RecvIntoAwaiter RecvInto(int fd, TxBuffer& buf, OpOptions options = {}) {
+  return RecvIntoAwaiter(fd, buf, std::move(options));
+}
 
 }  // namespace zcnet
 
