@@ -102,10 +102,9 @@ Task<int> ServeAll(zcnet::Ring& ring, server_run* run, bool one_class) {
     std::snprintf(run->detail, sizeof(run->detail), "%s", pool.status().ToString().c_str());
     co_return -EIO;
   }
-  std::string classes =
-      (*pool)->small_buffer_size()
-          ? ", size classes " + std::to_string((*pool)->small_buffer_size()) + "/16384"
-          : "";
+  std::string classes;
+  if (uint32_t small = (*pool)->small_buffer_size())
+    classes = ", size classes " + std::to_string(small) + "/" + std::to_string(po.buffer_size);
   std::snprintf(run->detail, sizeof(run->detail), "coroutines on %s%s%s", (*pool)->mechanism(),
                 std::strcmp((*pool)->mechanism(), "pbuf-ring") ? "" : " bundle", classes.c_str());
   std::unique_ptr<ConnCounters[]> counters(new ConnCounters[run->nr_fds]);

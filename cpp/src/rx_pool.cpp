@@ -204,8 +204,9 @@ void RxStreamState::OnCqe(Operation* op, const io_uring_cqe* cqe) {
     }
   }
   // Small receives on the large class: re-arm on the small one.
-  if (more && !s->quota_cancel && !s->class_cancel && s->WantsSmallClass() && !s->orphaned() &&
-      !s->error) {
+  // (WantsSmallClass() ends the window it judges: asked last.)
+  if (more && !s->quota_cancel && !s->class_cancel && !s->orphaned() && !s->error &&
+      s->WantsSmallClass()) {
     s->class_cancel = true;
     s->MoveTo(URINGX_RX_CLASS_SMALL);
     s->Cancel();
